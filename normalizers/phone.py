@@ -1,0 +1,36 @@
+"""Phone numbers as one identity: 0812…, 62812…, +62812… and whatsapp:+62812… are the same reporter."""
+
+from __future__ import annotations
+
+import re
+
+import phonenumbers
+
+DEFAULT_REGION = "ID"
+_TRANSPORT_PREFIX = re.compile(r"^(whatsapp|sms|tel|mms):", re.IGNORECASE)
+_DIGITS = re.compile(r"\d+")
+
+
+def to_e164(value: str, *, region: str = DEFAULT_REGION) -> str | None:
+    """The number in E.164, or None when it is not a phone number (short code, alphanumeric)."""
+    text = _TRANSPORT_PREFIX.sub("", value.strip())
+    digits = "".join(_DIGITS.findall(text))
+    if not digits or len(digits) > 17:
+        return None
+    if not text.startswith("+") and digits.startswith("62") and len(digits) >= 10:
+        # Indonesian gateways often drop the plus: 62812… is +62812…, not a national number.
+        text = "+" + digits
+    try:
+        number = phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_possible_number(number):
+        return None
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def mask_phone(e164: str) -> str:
+    """A phone number with its middle digits hidden, for logs: +62812****789."""
+    if len(e164) <= 7:
+        return "*" * len(e164)
+    return e164[:6] + "*" * (len(e164) - 9) + e164[-3:]

@@ -1,0 +1,89 @@
+"""The SMS normalizer every SMS-like channel shares (Twilio, Kannel, Jasmin, SMSSync)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from gateway.messages import RawMessage
+from gateway.records import (
+    Attachment,
+    Body,
+    Complaint,
+    FollowUp,
+    Ignored,
+    Location,
+    Outcome,
+    RawRef,
+    Reporter,
+    ReplyRoute,
+    Thread,
+    raw_id,
+    record_id,
+)
+from normalizers.phone import to_e164
+from normalizers.text import (
+    clean_text,
+    dedup_key,
+    derive_title,
+    detect_language,
+    extract_markers,
+    leading_tracking_reference,
+)
+
+# Keywords a reporter sends alone to stop updates or to consent to escalation (issue: lifecycle).
+OPT_OUT_WORDS = frozenset({"stop", "berhenti", "unreg", "stop lapor"})
+CONSENT_WORDS = frozenset({"ya", "iya", "setuju"})
+MEDIA_ONLY_TITLE = "Laporan dengan lampiran"
+
+
+@dataclass(frozen=True, slots=True)
+class SmsFields:
+    """What an SMS-like channel extracted from its transport format."""
+
+    sender: str
+    text: str
+    recipient: str | None = None
+    name: str | None = None
+    attachments: tuple[Attachment, ...] = ()
+    location: Location | None = None
+    flags: tuple[str, ...] = ()
+
+
+def normalize_sms(raw: RawMessage, fields: SmsFields) -> Outcome:
+    """Turn one SMS-like message into a complaint, a follow-up, or an explicit Ignored."""
+    text = clean_text(fields.text)
+    keyword = text.casefold().strip(" .!")
+    if not fields.attachments and fields.location is None:
+        if not text:
+            return Ignored(reason="empty_message")
+        if keyword in OPT_OUT_WORDS:
+            return Ignored(reason="opt_out", detail=keyword)
+        if keyword in CONSENT_WORDS:
+            return Ignored(reason="consent", detail=keyword)
+
+    reference, text = leading_tracking_reference(text)
+    markers = extract_markers(text)
+    text = markers.text
+    phone = to_e164(fields.sender)
+    identity = phone or fields.sender.strip()
+    reporter = Reporter(identity=identity, phone=phone, name=(fields.name or None))
+    references = (reference,) if reference else ()
+    record = Complaint(
+        id=record_id(raw.channel, raw.external_id, raw.received_at),
+        channel=raw.channel,
+        received_at=raw.received_at,
+        raw=RawRef(ids=(raw_id(raw.channel, raw.external_id),), sha256=(raw.sha256,)),
+        reporter=reporter,
+        privacy=markers.privacy,
+        title=derive_title(text, fallback=MEDIA_ONLY_TITLE),
+        body=Body(text=text, language=detect_language(text)),
+        location=fields.location,
+        attachments=fields.attachments,
+        dedup_key=dedup_key(identity, text),
+        thread=Thread(conversation_key=identity, references=references),
+        reply_to=ReplyRoute(channel=raw.channel, address=fields.sender, sender=fields.recipient),
+        flags=fields.flags,
+    )
+    if reference is not None:
+        return FollowUp(references=references, record=record)
+    return record
