@@ -1,0 +1,127 @@
+"""The raw archive: the Sink channels submit to; concurrent submits share one commit."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import structlog
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import SQLAlchemyError
+
+from gateway.messages import RawMessage, Stored
+from gateway.records import raw_id
+from gateway.storage.db import Database
+from gateway.storage.tables import raw_message
+
+log = structlog.get_logger(__name__)
+
+
+class ArchiveUnavailable(Exception):
+    """The database refused the write; the caller must not acknowledge."""
+
+
+@dataclass(slots=True)
+class _Pending:
+    raw: RawMessage
+    done: asyncio.Future[Stored]
+
+
+def raw_row(raw: RawMessage, *, state: str = "received") -> dict[str, object]:
+    """The raw_message row for a RawMessage."""
+    return {
+        "id": raw_id(raw.channel, raw.external_id),
+        "channel": raw.channel,
+        "event": raw.event,
+        "external_id": raw.external_id,
+        "received_at": raw.received_at,
+        "payload": raw.payload,
+        "sha256": raw.sha256,
+        "meta": json.dumps(dict(raw.meta), sort_keys=True),
+        "state": state,
+        "flags": "signature_unverified" if raw.meta.get("signature") == "invalid" else "",
+    }
+
+
+class Archive:
+    """Group commit: every submit waits for the transaction that holds it, and shares it with its neighbours."""
+
+    def __init__(
+        self,
+        db: Database,
+        *,
+        max_batch: int = 256,
+        on_stored: Callable[[], None] | None = None,
+    ) -> None:
+        self._db = db
+        self._max_batch = max_batch
+        self._queue: list[_Pending] = []
+        self._wake = asyncio.Event()
+        self._writer: asyncio.Task[None] | None = None
+        self._on_stored = on_stored
+
+    async def submit(self, raw: RawMessage) -> Stored:
+        """Store `raw` durably; NEW or DUPLICATE once committed, ArchiveUnavailable if it cannot be."""
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write_loop(), name="archive-writer")
+        done: asyncio.Future[Stored] = asyncio.get_running_loop().create_future()
+        self._queue.append(_Pending(raw, done))
+        self._wake.set()
+        return await done
+
+    async def close(self) -> None:
+        """Finish the queued writes and stop the writer."""
+        while self._queue:
+            await asyncio.sleep(0.01)
+        if self._writer is not None:
+            self._writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._writer
+
+    async def _write_loop(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while self._queue:
+                batch, self._queue = self._queue[: self._max_batch], self._queue[self._max_batch :]
+                await self._write(batch)
+
+    async def _write(self, batch: Sequence[_Pending]) -> None:
+        try:
+            outcomes = await self.store_many([item.raw for item in batch])
+        except SQLAlchemyError as exc:
+            log.warning("archive.write_failed", error=type(exc).__name__, batch=len(batch))
+            for item in batch:
+                if not item.done.done():
+                    item.done.set_exception(ArchiveUnavailable(type(exc).__name__))
+            return
+        for item, outcome in zip(batch, outcomes, strict=True):
+            if not item.done.done():
+                item.done.set_result(outcome)
+        if self._on_stored is not None and Stored.NEW in outcomes:
+            self._on_stored()
+
+    async def store_many(self, raws: Sequence[RawMessage]) -> list[Stored]:
+        """Insert in one transaction; a (channel, external_id) already stored is a duplicate."""
+        rows: dict[str, dict[str, object]] = {}
+        for raw in raws:
+            row = raw_row(raw)
+            rows.setdefault(str(row["id"]), row)
+        dialect = postgresql if self._db.is_postgres else sqlite
+        statement = (
+            dialect.insert(raw_message)
+            .values(list(rows.values()))
+            .on_conflict_do_nothing(index_elements=["channel", "external_id"])
+            .returning(raw_message.c.id)
+        )
+        async with self._db.begin() as connection:
+            inserted = set((await connection.execute(statement)).scalars().all())
+        outcomes: list[Stored] = []
+        for raw in raws:
+            key = raw_id(raw.channel, raw.external_id)
+            outcomes.append(Stored.NEW if key in inserted else Stored.DUPLICATE)
+            inserted.discard(key)  # a second copy in the same batch is a duplicate
+        return outcomes
