@@ -5,7 +5,7 @@ from __future__ import annotations
 import abc
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import TYPE_CHECKING, ClassVar, Protocol
 
 from aiohttp import web
@@ -25,7 +25,7 @@ class ChannelConfig(BaseModel):
     enabled: bool = False
 
 
-class CredentialCheck(str, Enum):
+class CredentialCheck(StrEnum):
     """The fixed outcomes of checking a channel's credentials against its provider."""
 
     OK = "ok"
@@ -116,6 +116,13 @@ class Channel(abc.ABC):
     @abc.abstractmethod
     async def send(self, reply: OutgoingReply) -> SendResult:
         """Hand a reply to the provider; raise TransientFailure or PermanentFailure."""
+
+    async def find_sent(self, reply: OutgoingReply) -> SendResult | None:
+        """After a crash between sending and recording, ask the provider whether `reply` went out.
+
+        None means the provider cannot tell; the reply is then sent again (at least once).
+        """
+        return None
 
     @abc.abstractmethod
     async def check_credentials(self) -> CredentialCheck:

@@ -6,7 +6,7 @@ import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from enum import Enum
+from enum import StrEnum
 from types import MappingProxyType
 from typing import Protocol
 
@@ -42,7 +42,7 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-class Stored(str, Enum):
+class Stored(StrEnum):
     """What the sink did with a submitted raw message."""
 
     NEW = "new"

@@ -191,6 +191,7 @@ class Ignored(Record):
 
     reason: str
     detail: str = ""
+    identity: str | None = None  # the reporter, where the reason concerns them (opt_out, consent)
 
 
 Outcome = Complaint | FollowUp | Ignored

@@ -14,8 +14,8 @@ from gateway.records import (
     Location,
     Outcome,
     RawRef,
-    Reporter,
     ReplyRoute,
+    Reporter,
     Thread,
     raw_id,
     record_id,
@@ -53,19 +53,19 @@ def normalize_sms(raw: RawMessage, fields: SmsFields) -> Outcome:
     """Turn one SMS-like message into a complaint, a follow-up, or an explicit Ignored."""
     text = clean_text(fields.text)
     keyword = text.casefold().strip(" .!")
+    phone = to_e164(fields.sender)
+    identity = phone or fields.sender.strip()
     if not fields.attachments and fields.location is None:
         if not text:
             return Ignored(reason="empty_message")
         if keyword in OPT_OUT_WORDS:
-            return Ignored(reason="opt_out", detail=keyword)
+            return Ignored(reason="opt_out", detail=keyword, identity=identity)
         if keyword in CONSENT_WORDS:
-            return Ignored(reason="consent", detail=keyword)
+            return Ignored(reason="consent", detail=keyword, identity=identity)
 
     reference, text = leading_tracking_reference(text)
     markers = extract_markers(text)
     text = markers.text
-    phone = to_e164(fields.sender)
-    identity = phone or fields.sender.strip()
     reporter = Reporter(identity=identity, phone=phone, name=(fields.name or None))
     references = (reference,) if reference else ()
     record = Complaint(

@@ -74,8 +74,9 @@ class Archive:
 
     async def close(self) -> None:
         """Finish the queued writes and stop the writer."""
-        while self._queue:
-            await asyncio.sleep(0.01)
+        if self._queue and self._writer is not None and not self._writer.done():
+            waiting = [item.done for item in self._queue]
+            await asyncio.gather(*waiting, return_exceptions=True)
         if self._writer is not None:
             self._writer.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -1,0 +1,230 @@
+"""From stored raw messages to complaints and outbox jobs; references resolved against the database."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from datetime import timedelta
+from typing import Any
+
+import sqlalchemy as sa
+import structlog
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Row
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from gateway import metrics
+from gateway.messages import RawMessage, utcnow
+from gateway.outcomes import Normalizer, Quarantined, normalize_safely
+from gateway.records import Complaint, FollowUp, Ignored, Outcome, Reference, StatusChange
+from gateway.storage.claims import claim
+from gateway.storage.db import Database
+from gateway.storage.tables import complaint, dispatch_job, raw_message, reply, reporter_preference
+
+log = structlog.get_logger(__name__)
+
+Enricher = Callable[[Complaint], Complaint]
+IgnoredHook = Callable[[AsyncConnection, str, str, Ignored], Awaitable[None]]
+LEASE = timedelta(seconds=60)
+
+
+def raw_from_row(row: Row[Any]) -> RawMessage:
+    """The RawMessage a raw_message row holds."""
+    return RawMessage(
+        channel=row.channel,
+        event=row.event,
+        external_id=row.external_id,
+        received_at=row.received_at,
+        payload=bytes(row.payload),
+        meta=json.loads(row.meta or "{}"),
+    )
+
+
+def outcome_name(outcome: Outcome | Quarantined) -> str:
+    """complaint | follow_up | ignored | quarantined."""
+    if isinstance(outcome, Quarantined):
+        return "quarantined"
+    if isinstance(outcome, Ignored):
+        return "ignored"
+    return "follow_up" if isinstance(outcome, FollowUp) else "complaint"
+
+
+class Pipeline:
+    """Normalizes raw messages in the order they arrived and writes the results in one transaction per batch."""
+
+    def __init__(
+        self,
+        db: Database,
+        normalizers: Mapping[str, Normalizer],
+        *,
+        enrich: Enricher | None = None,
+        batch_size: int = 200,
+    ) -> None:
+        self._db = db
+        self._normalizers = normalizers
+        self._enrich = enrich
+        self._batch_size = batch_size
+        self.wake = asyncio.Event()
+        # Hook for reasons other parts act on (consent to escalation, bounces of our replies).
+        self.on_ignored: IgnoredHook | None = None
+
+    async def run(self, *, poll_seconds: float = 1.0) -> None:
+        """Process new raw messages until cancelled."""
+        while True:
+            try:
+                done = await self.process_pending()
+            except Exception:
+                log.exception("pipeline.batch_failed")
+                done = 0
+            if done < self._batch_size:
+                self.wake.clear()
+                try:
+                    await asyncio.wait_for(self.wake.wait(), timeout=poll_seconds)
+                except TimeoutError:
+                    pass
+
+    async def process_pending(self) -> int:
+        """Claim one batch of received raws (or ones a crashed process left) and process it."""
+        now = utcnow()
+        table = raw_message
+        rows = await claim(
+            self._db,
+            table,
+            ready=sa.or_(
+                table.c.state == "received",
+                sa.and_(table.c.state == "processing", table.c.locked_until < now),
+            ),
+            order_by=table.c.received_at,
+            limit=self._batch_size,
+            values={"state": "processing", "locked_until": now + LEASE},
+        )
+        if rows:
+            await self.process_rows(rows)
+        return len(rows)
+
+    async def process_rows(self, rows: Sequence[Row[Any]]) -> list[tuple[str, Outcome | Quarantined]]:
+        """Normalize and store the outcome of each row; idempotent for rows already processed."""
+        results = [(row.id, normalize_safely(raw_from_row(row), self._normalizers)) for row in rows]
+        async with self._db.begin() as connection:
+            for (raw_id, outcome), row in zip(results, rows, strict=True):
+                await self._apply(connection, raw_id, row.channel, outcome)
+        for (_, outcome), row in zip(results, rows, strict=True):
+            metrics.NORMALIZED.labels(row.channel, outcome_name(outcome)).inc()
+        return results
+
+    async def _apply(
+        self, connection: AsyncConnection, raw_id: str, channel: str, outcome: Outcome | Quarantined
+    ) -> None:
+        now = utcnow()
+        done = {"processed_at": now, "locked_until": None}
+        if isinstance(outcome, Quarantined):
+            values = {"state": "quarantined", "reason": outcome.reason, **done}
+        elif isinstance(outcome, Ignored):
+            await self._act_on_ignored(connection, channel, raw_id, outcome)
+            values = {"state": "ignored", "reason": outcome.reason, **done}
+        else:
+            record = await self._resolve(connection, outcome)
+            if self._enrich is not None and record.thread.relation == "new":
+                record = self._enrich(record)
+            await self._store_record(connection, raw_id, record)
+            values = {"state": "normalized", "reason": None, "complaint_id": record.id, **done}
+        await connection.execute(sa.update(raw_message).where(raw_message.c.id == raw_id).values(**values))
+
+    async def _act_on_ignored(
+        self, connection: AsyncConnection, channel: str, raw_id: str, outcome: Ignored
+    ) -> None:
+        if outcome.reason == "opt_out" and outcome.identity:
+            await upsert_preference(self._db, connection, channel, outcome.identity, opted_out=True)
+        if self.on_ignored is not None:
+            await self.on_ignored(connection, channel, raw_id, outcome)
+
+    async def _resolve(self, connection: AsyncConnection, outcome: Complaint | FollowUp) -> Complaint:
+        if isinstance(outcome, Complaint):
+            return outcome
+        record = outcome.record
+        for reference in outcome.references:
+            parent_id = await find_referenced(connection, reference, channel=record.channel)
+            if parent_id is not None:
+                thread = record.thread.model_copy(update={"relation": "follow_up", "parent_id": parent_id})
+                return record.model_copy(update={"thread": thread})
+        thread = record.thread.model_copy(update={"unresolved": outcome.references})
+        return record.model_copy(update={"thread": thread})
+
+    async def _store_record(self, connection: AsyncConnection, raw_id: str, record: Complaint) -> None:
+        now = utcnow()
+        history = (StatusChange(status="received", at=record.received_at),)
+        record = record.model_copy(update={"status_history": history})
+        dialect = postgresql if self._db.is_postgres else sqlite
+        inserted = await connection.execute(
+            dialect.insert(complaint)
+            .values(
+                id=record.id,
+                schema_version=record.schema_version,
+                channel=record.channel,
+                received_at=record.received_at,
+                raw_id=raw_id,
+                relation=record.thread.relation,
+                parent_id=record.thread.parent_id,
+                reporter_identity=record.reporter.identity,
+                dedup_key=record.dedup_key,
+                status=record.status,
+                agency=record.target.agency,
+                record=record.model_dump_json(),
+                created_at=now,
+                updated_at=now,
+            )
+            .on_conflict_do_nothing(index_elements=["id"])
+        )
+        if inserted.rowcount == 0:
+            return  # replayed: the record and its job exist already
+        kind = "follow_up" if record.thread.relation == "follow_up" else "file"
+        await connection.execute(
+            dialect.insert(dispatch_job)
+            .values(
+                id=record.id,
+                kind=kind,
+                complaint_id=record.id,
+                idempotency_key=f"{kind}:{record.id}",
+                state="held" if "suspected_spam" in record.flags else "pending",
+                next_attempt_at=now,
+                created_at=now,
+                updated_at=now,
+            )
+            .on_conflict_do_nothing(index_elements=["idempotency_key"])
+        )
+
+
+async def find_referenced(connection: AsyncConnection, reference: Reference, *, channel: str) -> str | None:
+    """The id of the root complaint a reference points to, or None when the gateway does not know it."""
+    if reference.kind == "tracking_id":
+        query = sa.select(complaint.c.id, complaint.c.parent_id).where(complaint.c.tracking_id == reference.value)
+    elif reference.kind == "complaint_id":
+        query = sa.select(complaint.c.id, complaint.c.parent_id).where(complaint.c.id == reference.value)
+    else:
+        # A Message-ID or a conversation id: one of our replies, or the reporter's own first message.
+        replied = sa.select(reply.c.complaint_id).where(reply.c.provider_id == reference.value)
+        original = sa.select(raw_message.c.complaint_id).where(
+            raw_message.c.channel == channel, raw_message.c.external_id == reference.value
+        )
+        query = sa.select(complaint.c.id, complaint.c.parent_id).where(
+            sa.or_(complaint.c.id.in_(replied.scalar_subquery()), complaint.c.id.in_(original.scalar_subquery()))
+        )
+    found = (await connection.execute(query.limit(1))).first()
+    if found is None:
+        return None
+    return str(found.parent_id or found.id)
+
+
+async def upsert_preference(
+    db: Database, connection: AsyncConnection, channel: str, identity: str, **values: bool
+) -> None:
+    """Record a reporter's preference (opted out, undeliverable)."""
+    dialect = postgresql if db.is_postgres else sqlite
+    now = utcnow()
+    statement = dialect.insert(reporter_preference).values(
+        channel=channel, identity=identity, updated_at=now, **values
+    )
+    await connection.execute(
+        statement.on_conflict_do_update(index_elements=["channel", "identity"], set_={"updated_at": now, **values})
+    )
