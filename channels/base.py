@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import abc
+import hashlib
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -11,7 +12,7 @@ from typing import TYPE_CHECKING, ClassVar, Protocol
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict
 
-from gateway.messages import Sink
+from gateway.messages import RawMessage, Sink, utcnow
 
 if TYPE_CHECKING:
     import aiohttp
@@ -127,6 +128,18 @@ class Channel(abc.ABC):
     @abc.abstractmethod
     async def check_credentials(self) -> CredentialCheck:
         """Check the configured credentials against the provider."""
+
+    @classmethod
+    def raw_from_file(cls, payload: bytes, *, source: str) -> RawMessage:
+        """A raw message from an archived file (replay --dry-run, ingest); the id is the content hash."""
+        return RawMessage(
+            channel=cls.name,
+            event="message",
+            external_id="file:" + hashlib.sha256(payload).hexdigest()[:40],
+            received_at=utcnow(),
+            payload=payload,
+            meta={"source": source},
+        )
 
     def secrets(self) -> Sequence[str]:
         """Secret values of this channel's configuration, redacted from every log line."""

@@ -27,6 +27,8 @@ log = structlog.get_logger(__name__)
 Enricher = Callable[[Complaint], Complaint]
 IgnoredHook = Callable[[AsyncConnection, str, str, Ignored], Awaitable[None]]
 LEASE = timedelta(seconds=60)
+# Records with these flags are kept but not filed until an operator releases them.
+HOLD_FLAGS = frozenset({"suspected_spam", "flood"})
 
 
 def raw_from_row(row: Row[Any]) -> RawMessage:
@@ -108,13 +110,13 @@ class Pipeline:
         results = [(row.id, normalize_safely(raw_from_row(row), self._normalizers)) for row in rows]
         async with self._db.begin() as connection:
             for (raw_id, outcome), row in zip(results, rows, strict=True):
-                await self._apply(connection, raw_id, row.channel, outcome)
+                await self._apply(connection, raw_id, row.channel, outcome, flags=row.flags)
         for (_, outcome), row in zip(results, rows, strict=True):
             metrics.NORMALIZED.labels(row.channel, outcome_name(outcome)).inc()
         return results
 
     async def _apply(
-        self, connection: AsyncConnection, raw_id: str, channel: str, outcome: Outcome | Quarantined
+        self, connection: AsyncConnection, raw_id: str, channel: str, outcome: Outcome | Quarantined, *, flags: str
     ) -> None:
         now = utcnow()
         done = {"processed_at": now, "locked_until": None}
@@ -125,6 +127,9 @@ class Pipeline:
             values = {"state": "ignored", "reason": outcome.reason, **done}
         else:
             record = await self._resolve(connection, outcome)
+            transport_flags = tuple(flag for flag in flags.split(",") if flag and flag not in record.flags)
+            if transport_flags:
+                record = record.model_copy(update={"flags": record.flags + transport_flags})
             if self._enrich is not None and record.thread.relation == "new":
                 record = self._enrich(record)
             await self._store_record(connection, raw_id, record)
@@ -186,7 +191,7 @@ class Pipeline:
                 kind=kind,
                 complaint_id=record.id,
                 idempotency_key=f"{kind}:{record.id}",
-                state="held" if "suspected_spam" in record.flags else "pending",
+                state="held" if HOLD_FLAGS.intersection(record.flags) else "pending",
                 next_attempt_at=now,
                 created_at=now,
                 updated_at=now,

@@ -42,8 +42,18 @@ def raw_row(raw: RawMessage, *, state: str = "received") -> dict[str, object]:
         "sha256": raw.sha256,
         "meta": json.dumps(dict(raw.meta), sort_keys=True),
         "state": state,
-        "flags": "signature_unverified" if raw.meta.get("signature") == "invalid" else "",
+        "flags": raw_flags(raw),
     }
+
+
+def raw_flags(raw: RawMessage) -> str:
+    """Facts about how a message arrived that later steps act on, comma-separated."""
+    flags = []
+    if raw.meta.get("signature") == "invalid":
+        flags.append("signature_unverified")
+    if raw.meta.get("flood") == "1":
+        flags.append("flood")
+    return ",".join(flags)
 
 
 class Archive:

@@ -1,0 +1,201 @@
+"""Twilio SMS, MMS and WhatsApp: signed form webhooks in, REST API replies out.
+
+Webhook security: https://www.twilio.com/docs/usage/webhooks/webhooks-security
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from datetime import timedelta
+from typing import Literal, TypeVar
+from urllib.parse import parse_qsl
+
+import structlog
+from aiohttp import web
+from multidict import MultiDict
+from twilio.base.exceptions import TwilioException, TwilioRestException
+from twilio.http.http_client import TwilioHttpClient
+from twilio.request_validator import RequestValidator, get_signature_algorithm
+from twilio.rest import Client
+
+from channels.base import Channel, ChannelConfig, CredentialCheck, OutgoingReply, Route, SendResult
+from gateway import metrics
+from gateway.errors import ConfigurationError, PermanentFailure, TransientFailure
+from gateway.messages import RawMessage, utcnow
+
+log = structlog.get_logger(__name__)
+T = TypeVar("T")
+
+EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
+FORM = "application/x-www-form-urlencoded"
+
+
+class TwilioConfig(ChannelConfig):
+    """`[channels.twilio]`."""
+
+    account_sid: str = ""
+    auth_token: str = ""
+    api_base_url: str = "https://api.twilio.com"
+    signature: Literal["enforce", "log-only"] = "enforce"
+    from_number: str | None = None
+    timeout_seconds: float = 10.0
+
+
+class TwilioChannel(Channel):
+    """Receives Twilio message webhooks and sends replies through the Messages API."""
+
+    name = "twilio"
+    events = frozenset({"message", "status"})
+    config_model = TwilioConfig
+    config: TwilioConfig
+
+    def routes(self) -> Sequence[Route]:
+        """POST /c/twilio/receive and /c/twilio/status."""
+        return (Route("POST", "/receive", self.receive), Route("POST", "/status", self.status))
+
+    @classmethod
+    def raw_from_file(cls, payload: bytes, *, source: str) -> RawMessage:
+        """A stored form body; its MessageSid is the dedup key, as for live traffic."""
+        raw = super().raw_from_file(payload.strip(), source=source)
+        try:
+            form = dict(parse_qsl(raw.payload.decode("utf-8"), keep_blank_values=True))
+        except (UnicodeDecodeError, ValueError):
+            return raw
+        sid = form.get("MessageSid") or form.get("SmsSid")
+        return replace(raw, external_id=sid) if sid else raw
+
+    def secrets(self) -> Sequence[str]:
+        """The auth token."""
+        return (self.config.auth_token,) if self.config.auth_token else ()
+
+    async def _signed_form(self, request: web.Request) -> tuple[bytes, MultiDict[str], bool]:
+        if request.content_type != FORM:
+            metrics.REJECTED.labels(self.name, "content_type").inc()
+            raise web.HTTPUnsupportedMediaType(text="expected application/x-www-form-urlencoded")
+        body = await request.read()  # over client_max_size: 413 from aiohttp
+        try:
+            form = MultiDict(parse_qsl(body.decode("utf-8"), keep_blank_values=True, errors="strict"))
+        except (UnicodeDecodeError, ValueError) as exc:
+            metrics.REJECTED.labels(self.name, "malformed_body").inc()
+            raise web.HTTPBadRequest(text="malformed form body") from exc
+        # Twilio signs the URL it called: behind a TLS proxy that is the public URL, not ours.
+        url = self.context.public_url + request.path_qs
+        signature = request.headers.get("X-Twilio-Signature", "")
+        algorithm = get_signature_algorithm(request.headers.get("X-Twilio-Webhooks-Signature-Settings"))
+        valid = bool(signature) and RequestValidator(self.config.auth_token).validate(
+            url, form, signature, algorithm
+        )
+        if not valid:
+            metrics.REJECTED.labels(self.name, "bad_signature").inc()
+            if self.config.signature == "enforce":
+                log.warning("twilio.bad_signature", path=request.path, present=bool(signature))
+                raise web.HTTPForbidden(text="invalid signature")
+            metrics.SIGNATURE_UNVERIFIED.labels(self.name).inc()
+        return body, form, valid
+
+    async def receive(self, request: web.Request) -> web.Response:
+        """An inbound SMS, MMS or WhatsApp message: stored, then 200 with empty TwiML."""
+        body, form, valid = await self._signed_form(request)
+        sid = form.get("MessageSid") or form.get("SmsSid")
+        if not sid:
+            metrics.REJECTED.labels(self.name, "missing_field").inc()
+            raise web.HTTPBadRequest(text="MessageSid is required")
+        raw = RawMessage(
+            channel=self.name,
+            event="message",
+            external_id=sid,
+            received_at=utcnow(),
+            payload=body,
+            meta={
+                "signature": "valid" if valid else "invalid",
+                "sender": form.get("From", ""),
+                "peer": request.remote or "",
+            },
+        )
+        await self.context.sink.submit(raw)
+        return web.Response(text=EMPTY_TWIML, content_type="text/xml")
+
+    async def status(self, request: web.Request) -> web.Response:
+        """A delivery status callback for one of our replies."""
+        _body, form, _valid = await self._signed_form(request)
+        sid = form.get("MessageSid") or form.get("SmsSid") or ""
+        state = form.get("MessageStatus") or form.get("SmsStatus") or ""
+        if not sid or not state:
+            raise web.HTTPBadRequest(text="MessageSid and MessageStatus are required")
+        known = await self.context.deliveries.record_delivery(self.name, sid, state, form.get("ErrorCode", ""))
+        log.info("twilio.delivery_status", status=state, known=known)
+        return web.Response(text=EMPTY_TWIML, content_type="text/xml")
+
+    def _client(self) -> Client:
+        # The async client ignores its timeout, so the sync client runs in a thread instead.
+        client = Client(
+            self.config.account_sid,
+            self.config.auth_token,
+            http_client=TwilioHttpClient(timeout=self.config.timeout_seconds),
+        )
+        client.api.base_url = self.config.api_base_url.rstrip("/")
+        return client
+
+    async def send(self, reply: OutgoingReply) -> SendResult:
+        """Send through POST /2010-04-01/Accounts/{sid}/Messages.json."""
+        sender = reply.sender or self.config.from_number
+        if not sender:
+            raise ConfigurationError("no sender number", detail="set channels.twilio.from_number")
+
+        def create() -> SendResult:
+            message = self._client().messages.create(
+                to=reply.address,
+                from_=sender,
+                body=reply.text,
+                status_callback=f"{self.context.public_url}/c/{self.name}/status",
+            )
+            return SendResult(provider_id=message.sid, status=message.status or "queued")
+
+        return await self._call(create)
+
+    async def find_sent(self, reply: OutgoingReply) -> SendResult | None:
+        """Look for our reply among the messages sent to the reporter in the last day."""
+        sender = reply.sender or self.config.from_number
+
+        def search() -> SendResult | None:
+            since = utcnow() - timedelta(days=1)
+            for message in self._client().messages.list(to=reply.address, from_=sender, date_sent_after=since,
+                                                        limit=50):
+                if message.body == reply.text:
+                    return SendResult(provider_id=message.sid, status=message.status or "sent")
+            return None
+
+        return await self._call(search)
+
+    async def _call(self, work: Callable[[], T]) -> T:
+        try:
+            return await asyncio.to_thread(work)
+        except TwilioRestException as exc:
+            if exc.status in (401, 403):
+                raise ConfigurationError("twilio rejected the credentials", detail=str(exc.status)) from None
+            if exc.status == 429 or exc.status >= 500:
+                raise TransientFailure("twilio unavailable", detail=str(exc.status)) from None
+            raise PermanentFailure("twilio refused the message", detail=f"{exc.status} {exc.code}") from None
+        except (TwilioException, OSError) as exc:
+            raise TransientFailure("twilio unreachable", detail=type(exc).__name__) from None
+
+    async def check_credentials(self) -> CredentialCheck:
+        """Fetch the account resource with the configured SID and token."""
+        if not self.config.account_sid or not self.config.auth_token:
+            return CredentialCheck.INVALID_AUTH
+
+        def fetch() -> None:
+            self._client().api.v2010.accounts(self.config.account_sid).fetch()
+
+        try:
+            await self._call(fetch)
+        except ConfigurationError:
+            return CredentialCheck.INVALID_AUTH
+        except TransientFailure:
+            return CredentialCheck.CANNOT_CONNECT
+        except PermanentFailure:
+            return CredentialCheck.UNKNOWN
+        return CredentialCheck.OK
+

@@ -1,0 +1,46 @@
+"""What the reporter is told, in Bahasa Indonesia: short, one GSM-7 SMS segment, no personal data."""
+
+from __future__ import annotations
+
+GSM7_BASIC = frozenset(
+    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§"
+    "¿abcdefghijklmnopqrstuvwxyzäöñüà"
+)
+GSM7_EXTENDED = frozenset("^{}\\[~]|€\f")
+SEGMENT_GSM7 = 160
+
+
+def gsm7_length(text: str) -> int | None:
+    """Septets the text needs in GSM-7, or None when it needs UCS-2."""
+    length = 0
+    for char in text:
+        if char in GSM7_BASIC:
+            length += 1
+        elif char in GSM7_EXTENDED:
+            length += 2
+        else:
+            return None
+    return length
+
+
+def acknowledgement(tracking_id: str, *, follow_up: bool = False) -> str:
+    """The reply once the registry has given a tracking ID; always one GSM-7 segment."""
+    if follow_up:
+        text = (
+            f"LAPOR!: Tambahan info utk laporan #{tracking_id} sudah diteruskan. "
+            f"Terima kasih. Pantau di lapor.go.id"
+        )
+    else:
+        text = (
+            f"LAPOR!: Laporan Anda diterima, nomor #{tracking_id}. Pantau di lapor.go.id. "
+            f"Utk menambah info, balas dgn awalan #{tracking_id}"
+        )
+    length = gsm7_length(text)
+    if length is None or length > SEGMENT_GSM7:
+        text = f"LAPOR!: Laporan Anda diterima, nomor #{tracking_id}. Pantau di lapor.go.id"
+    return text
+
+
+def subject(tracking_id: str, title: str) -> str:
+    """The subject of an e-mail reply; `[LAPOR #id]` lets a reply thread back to the complaint."""
+    return f"[LAPOR #{tracking_id}] {title}"[:200]

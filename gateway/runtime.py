@@ -1,0 +1,197 @@
+"""The running gateway: assembles storage, channels, pipeline, dispatcher and the HTTP edge by role."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+import time
+from collections.abc import Coroutine
+from typing import Any, Literal
+
+import aiohttp
+import structlog
+from aiohttp import web
+
+from channels.base import Channel, ChannelContext
+from channels.registry import CHANNELS
+from config.settings import Settings, channel_config
+from gateway.app import edge_errors, metrics_handler
+from gateway.dispatcher import Dispatcher
+from gateway.ingest import IngestSink
+from gateway.logs import REDACTOR
+from gateway.pipeline import Pipeline
+from gateway.registry.base import RegistryClient
+from gateway.registry.factory import make_registry
+from gateway.replies import ReplySender
+from gateway.stats import queue_depths
+from gateway.storage.archive import Archive
+from gateway.storage.cursors import DatabaseCursors, DatabaseDeliveries
+from gateway.storage.db import Database
+from gateway.storage.migrate import upgrade
+from normalizers.registry import NORMALIZERS
+
+log = structlog.get_logger(__name__)
+
+Role = Literal["all", "ingest", "dispatch"]
+
+
+def enabled_channels(settings: Settings) -> list[str]:
+    """Names of the channels whose section says enabled = true."""
+    return [name for name in CHANNELS if settings.channel(name).get("enabled", False)]
+
+
+class Gateway:
+    """One gateway process. `ingest` serves channels and normalizes; `dispatch` files and replies."""
+
+    def __init__(self, settings: Settings, *, role: Role = "all") -> None:
+        self.settings = settings
+        self.role = role
+        self.worker_id = f"{socket.gethostname()}:{os.getpid()}"
+        self.db = Database(settings.database.url, pool_size=settings.database.pool_size)
+        self.pipeline = Pipeline(self.db, NORMALIZERS)
+        self.archive = Archive(self.db, max_batch=settings.ingest.group_commit_max, on_stored=self.pipeline.wake.set)
+        self.sink = IngestSink(self.archive, sender_rate_per_minute=settings.ingest.sender_rate_per_minute)
+        self.channels: dict[str, Channel] = {}
+        self.registry: RegistryClient | None = None
+        self.dispatcher: Dispatcher | None = None
+        self.replies: ReplySender | None = None
+        self._http: aiohttp.ClientSession | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._runner: web.AppRunner | None = None
+        self.started_at = time.monotonic()
+
+    @property
+    def serves_ingest(self) -> bool:
+        """True for roles that accept messages."""
+        return self.role in ("all", "ingest")
+
+    @property
+    def serves_dispatch(self) -> bool:
+        """True for roles that file complaints and send replies."""
+        return self.role in ("all", "dispatch")
+
+    def _build_channels(self) -> None:
+        assert self._http is not None
+        context = ChannelContext(
+            sink=self.sink,
+            public_url=self.settings.server.base_url,
+            cursors=DatabaseCursors(self.db),
+            deliveries=DatabaseDeliveries(self.db),
+            max_body_bytes=self.settings.server.max_body_bytes,
+            http=self._http,
+        )
+        for name in enabled_channels(self.settings):
+            cls = CHANNELS[name]
+            channel = cls(config=channel_config(self.settings, name, cls.config_model), context=context)
+            REDACTOR.add_secrets(channel.secrets())
+            self.channels[name] = channel
+
+    def build_app(self) -> web.Application:
+        """The aiohttp application: health, metrics and every enabled channel's routes."""
+        app = web.Application(client_max_size=self.settings.server.max_body_bytes, middlewares=[edge_errors])
+        app.router.add_get("/healthz", self.health)
+        app.router.add_get("/metrics", self.metrics)
+        if self.serves_ingest:
+            for name, channel in self.channels.items():
+                for route in channel.routes():
+                    app.router.add_route(route.method, f"/c/{name}{route.path}", route.handler)
+        return app
+
+    async def start(self, *, migrate: bool = True) -> None:
+        """Migrate, connect, start the workers and the HTTP server."""
+        if migrate:
+            await asyncio.to_thread(upgrade, self.settings.database.url)
+        REDACTOR.add_secrets([self.settings.registry.token.get_secret_value()])
+        self._http = aiohttp.ClientSession()
+        self._build_channels()
+        if self.serves_ingest:
+            self._spawn(self.pipeline.run(), "pipeline")
+        if self.serves_dispatch:
+            self.registry = make_registry(self.settings.registry, session=self._http)
+            self.dispatcher = Dispatcher(self.db, self.registry, self.settings.dispatch, worker_id=self.worker_id)
+            self.replies = ReplySender(self.db, self.channels, self.settings.dispatch)
+            self._spawn(self.dispatcher.run(), "dispatcher")
+            self._spawn(self.replies.run(), "replies")
+        if self.serves_ingest:
+            for name, channel in self.channels.items():
+                self._spawn(channel.run(), f"channel:{name}")
+        self._runner = web.AppRunner(self.build_app(), access_log=None, handle_signals=False)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.settings.server.host, self.settings.server.port, reuse_address=True)
+        await site.start()
+        log.info("gateway.started", role=self.role, host=self.settings.server.host, port=self.settings.server.port,
+                 channels=sorted(self.channels), database=self.db.dialect)
+
+    def _spawn(self, work: Coroutine[Any, Any, None], name: str) -> None:
+        task = asyncio.create_task(work, name=name)
+        task.add_done_callback(self._task_ended)
+        self._tasks.append(task)
+
+    @staticmethod
+    def _task_ended(task: asyncio.Task[None]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            log.error("gateway.task_failed", task=task.get_name(), error=repr(task.exception()))
+
+    async def stop(self) -> None:
+        """Stop accepting, finish queued writes, stop workers, close connections."""
+        if self._runner is not None:
+            await self._runner.cleanup()
+        await self.archive.close()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        if self.registry is not None:
+            await self.registry.aclose()
+        if self._http is not None:
+            await self._http.close()
+        await self.db.dispose()
+        log.info("gateway.stopped")
+
+    def dispatcher_alive(self) -> bool | None:
+        """None when this role does not dispatch; otherwise whether its loop ran recently."""
+        if self.dispatcher is None:
+            return None
+        horizon = self.settings.dispatch.poll_seconds * 3 + self.settings.dispatch.lease_seconds
+        return time.monotonic() - self.dispatcher.last_cycle < horizon
+
+    async def health(self, _request: web.Request) -> web.Response:
+        """Database reachable, dispatcher alive, backlog."""
+        database = await self.db.ping()
+        body: dict[str, Any] = {"role": self.role, "database": database, "dispatcher_alive": self.dispatcher_alive()}
+        if database:
+            depths = await queue_depths(self.db)
+            body["backlog"] = {
+                "raw_pending": depths["raw"].get("received", 0) + depths["raw"].get("processing", 0),
+                "dispatch_pending": depths["dispatch"].get("pending", 0) + depths["dispatch"].get("in_flight", 0),
+                "dispatch_dead": depths["dispatch"].get("dead", 0),
+                "reply_pending": depths["reply"].get("pending", 0) + depths["reply"].get("sending", 0),
+            }
+        healthy = database and body["dispatcher_alive"] is not False
+        body["status"] = "ok" if healthy else "degraded"
+        return web.json_response(body, status=200 if healthy else 503)
+
+    async def metrics(self, request: web.Request) -> web.Response:
+        """Prometheus metrics, with queue depths refreshed."""
+        with contextlib.suppress(Exception):
+            await queue_depths(self.db)
+        return await metrics_handler(request)
+
+
+async def serve_forever(settings: Settings, *, role: Role = "all") -> None:
+    """Run a gateway until SIGINT/SIGTERM."""
+    import signal
+
+    gateway = Gateway(settings, role=role)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    await gateway.start()
+    try:
+        await stop.wait()
+    finally:
+        await gateway.stop()
