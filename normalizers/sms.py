@@ -34,6 +34,7 @@ from normalizers.text import (
 OPT_OUT_WORDS = frozenset({"stop", "berhenti", "unreg", "stop lapor"})
 CONSENT_WORDS = frozenset({"ya", "iya", "setuju"})
 MEDIA_ONLY_TITLE = "Laporan dengan lampiran"
+LOCATION_ONLY_TITLE = "Laporan lokasi"
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +76,7 @@ def normalize_sms(raw: RawMessage, fields: SmsFields) -> Outcome:
         raw=RawRef(ids=(raw_id(raw.channel, raw.external_id),), sha256=(raw.sha256,)),
         reporter=reporter,
         privacy=markers.privacy,
-        title=derive_title(text, fallback=MEDIA_ONLY_TITLE),
+        title=derive_title(text, fallback=_fallback_title(fields)),
         body=Body(text=text, language=detect_language(text)),
         location=fields.location,
         attachments=fields.attachments,
@@ -87,3 +88,11 @@ def normalize_sms(raw: RawMessage, fields: SmsFields) -> Outcome:
     if reference is not None:
         return FollowUp(references=references, record=record)
     return record
+
+
+def _fallback_title(fields: SmsFields) -> str:
+    """A title for a message without text: its shared location, or its attachments."""
+    if fields.location is not None and not fields.attachments:
+        place = fields.location.text
+        return derive_title(f"{LOCATION_ONLY_TITLE}: {place}") if place else LOCATION_ONLY_TITLE
+    return MEDIA_ONLY_TITLE
