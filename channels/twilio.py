@@ -32,6 +32,20 @@ EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
 FORM = "application/x-www-form-urlencoded"
 
 
+def verify_signature(
+    token: str, url: str, params: MultiDict[str] | str, signature: str, *, settings_header: str | None = None
+) -> bool:
+    """X-Twilio-Signature check of a form (or a JSON body with bodySHA256) against the URL Twilio called."""
+    if not token or not signature:
+        return False
+    algorithm = get_signature_algorithm(settings_header)
+    validator = RequestValidator(token)
+    # Twilio signs the percent-encoded URL; a proxy or client may hand us a raw quote instead
+    # (twilio-node normalises it the same way: https://github.com/twilio/twilio-node/blob/main/src/webhooks/webhooks.ts).
+    candidates = dict.fromkeys((url, url.replace("'", "%27")))
+    return any(validator.validate(candidate, params, signature, algorithm) for candidate in candidates)
+
+
 class TwilioConfig(ChannelConfig):
     """`[channels.twilio]`."""
 
@@ -81,16 +95,17 @@ class TwilioChannel(Channel):
             metrics.REJECTED.labels(self.name, "malformed_body").inc()
             raise web.HTTPBadRequest(text="malformed form body") from exc
         # Twilio signs the URL it called: behind a TLS proxy that is the public URL, not ours.
-        url = self.context.public_url + request.path_qs
-        signature = request.headers.get("X-Twilio-Signature", "")
-        algorithm = get_signature_algorithm(request.headers.get("X-Twilio-Webhooks-Signature-Settings"))
-        valid = bool(signature) and RequestValidator(self.config.auth_token).validate(
-            url, form, signature, algorithm
+        valid = verify_signature(
+            self.config.auth_token,
+            self.context.public_url + request.path_qs,
+            form,
+            request.headers.get("X-Twilio-Signature", ""),
+            settings_header=request.headers.get("X-Twilio-Webhooks-Signature-Settings"),
         )
         if not valid:
             metrics.REJECTED.labels(self.name, "bad_signature").inc()
             if self.config.signature == "enforce":
-                log.warning("twilio.bad_signature", path=request.path, present=bool(signature))
+                log.warning("twilio.bad_signature", path=request.path, present="X-Twilio-Signature" in request.headers)
                 raise web.HTTPForbidden(text="invalid signature")
             metrics.SIGNATURE_UNVERIFIED.labels(self.name).inc()
         return body, form, valid
