@@ -27,7 +27,7 @@ from gateway.records import (
 )
 from normalizers.email_attachments import describe_attachments
 from normalizers.email_body import select_body
-from normalizers.email_machine import machine_outcome
+from normalizers.email_machine import NO_REPLY, machine_outcome
 from normalizers.email_parse import address, envelope_sender, header, message_ids, parse
 from normalizers.email_quotes import trim_reply
 from normalizers.email_threading import clean_subject, thread_references
@@ -36,7 +36,6 @@ from normalizers.text import clean_text, dedup_key, derive_title, detect_languag
 EVENTS = frozenset({"message"})
 ATTACHMENT_ONLY_TITLE = "Laporan dengan lampiran"
 BODY_MAX = 100_000  # characters of body text kept in the record; the raw keeps everything
-_NO_REPLY = ("noreply", "no-reply", "no_reply", "donotreply", "do-not-reply", "jangan-balas")
 
 
 def normalize(raw: RawMessage) -> Outcome:
@@ -57,7 +56,7 @@ def _reporter(message: EmailMessage, raw: RawMessage) -> tuple[Reporter, str, tu
     sender = address(message, "From") or address(message, "Sender")
     flags: tuple[str, ...] = ()
     reply_to = address(message, "Reply-To")
-    if sender is not None and reply_to is not None and sender[1].split("@")[0].startswith(_NO_REPLY):
+    if sender is not None and reply_to is not None and sender[1].split("@")[0].startswith(NO_REPLY):
         # Web forms send as no-reply@ with the citizen in Reply-To.
         sender, flags = reply_to, ("reporter_from_reply_to",)
     if sender is None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import codecs
+import re
 from dataclasses import dataclass
 
 # Labels mail clients write that Python does not know, or knows as a narrower charset than
@@ -25,6 +26,7 @@ _ALIASES = {
 }
 # Labels that declare a single-byte Western charset; mail labelled so is very often UTF-8.
 REPLACEMENT_RATIO = 100  # at most one broken byte in a hundred keeps the declared charset
+_UTF8_SEQUENCE = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}")
 _WESTERN = frozenset({"us-ascii", "ascii", "iso-8859-1", "latin-1", "latin1", "windows-1252", "cp1252"})
 
 
@@ -69,8 +71,9 @@ def decode_text(data: bytes, label: str | None) -> Decoded:
         return Decoded(data.decode("utf-8"), fallback=label is not None)
     except UnicodeDecodeError:
         pass
-    if declared is not None:
+    if declared is not None and (declared != "utf-8" or _UTF8_SEQUENCE.search(data)):
         # A few broken sequences in an otherwise correct part: keep the declared charset.
+        # (UTF-8 without a single valid multi-byte sequence is single-byte text mislabelled.)
         try:
             text = data.decode(declared, "replace")
         except (UnicodeError, LookupError):  # stateful codecs (utf-7, idna) can still refuse

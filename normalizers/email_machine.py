@@ -35,6 +35,11 @@ _BOUNCE_SUBJECT = re.compile(
 _DAEMONS = ("mailer-daemon", "mailer_daemon", "mail-daemon")
 # Values of X-Auto-Response-Suppress that automated senders set; DR/NDR/RN/NRN alone only ask
 # not to get receipts. https://learn.microsoft.com/openspecs/exchange_server_protocols/ms-oxcmail
+# RFC 3834 §2: list software and its request/owner addresses are never answered.
+_LIST_ROBOTS = frozenset({"listserv", "majordomo", "mailman", "sympa", "lyris", "ezmlm"})
+_LIST_SUFFIXES = ("-request", "-owner", "-bounces", "-admin")
+# Senders that say outright that nobody reads replies; a web form's citizen is in Reply-To.
+NO_REPLY = ("noreply", "no-reply", "no_reply", "donotreply", "do-not-reply", "do_not_reply")
 _SUPPRESS = frozenset({"all", "oof", "autoreply"})
 _BULK = frozenset({"bulk", "list", "junk"})
 
@@ -56,6 +61,10 @@ def machine_outcome(message: EmailMessage, meta: Mapping[str, str]) -> Ignored |
     auto = _auto_reply(message, subject)
     if auto is not None:
         return auto
+    if _is_list_robot(local):
+        return Ignored(reason="list_mail", detail=local[:64])
+    if local.startswith(NO_REPLY) and address(message, "Reply-To") is None:
+        return Ignored(reason="no_reply_sender")
     if _null_return_path(message, meta):
         return Ignored(reason="null_return_path")
     return None
@@ -119,3 +128,7 @@ def _null_return_path(message: EmailMessage, meta: Mapping[str, str]) -> bool:
         return True
     return_path = header(message, "Return-Path")
     return bool(return_path) and not envelope_sender(return_path)
+
+
+def _is_list_robot(local: str) -> bool:
+    return local in _LIST_ROBOTS or local.startswith("owner-") or local.endswith(_LIST_SUFFIXES)

@@ -7,14 +7,17 @@ every header is read through `header()` which falls back to the raw, undecoded v
 
 from __future__ import annotations
 
+import contextlib
 import email
 import hashlib
 import re
-from email import policy
+from collections.abc import Callable
 from email.header import decode_header, make_header
-from email.headerregistry import Address
+from email.headerregistry import Address, HeaderRegistry, UnstructuredHeader
 from email.message import EmailMessage, Message
+from email.policy import EmailPolicy
 from email.utils import collapse_rfc2231_value, getaddresses, parseaddr
+from typing import Any
 
 from gateway.errors import QuarantinedInput
 from normalizers.email_charset import repair_surrogates
@@ -30,10 +33,34 @@ _ANGLE_ID = re.compile(r"<([^<>\s]{1,250})>")
 _WHITESPACE = re.compile(r"\s+")
 
 
+class LenientPolicy(EmailPolicy):
+    """`policy.default`, except that a header its parser cannot read degrades instead of raising.
+
+    The structured header parsers raise IndexError and friends on hostile values (found by
+    the mutation test), and the feed parser reads Content-Type through them while parsing.
+    """
+
+    def header_fetch_parse(self, name: str, value: str) -> Any:
+        """The structured header; failing that, its first `;` segment; failing that, unstructured."""
+        attempts: list[Callable[[], Any]] = [lambda: super(LenientPolicy, self).header_fetch_parse(name, value)]
+        if name.lower().startswith("content-") and ";" in value:
+            head = value.split(";", 1)[0]
+            attempts.append(lambda: super(LenientPolicy, self).header_fetch_parse(name, head))
+        attempts.append(lambda: _UNSTRUCTURED(name, "".join(value.splitlines())))
+        for attempt in attempts:
+            with contextlib.suppress(Exception):  # see the class docstring
+                return attempt()
+        return value  # even the unstructured parser failed; the raw text still reads
+
+
+_UNSTRUCTURED = HeaderRegistry(default_class=UnstructuredHeader, use_default_map=False)
+LENIENT = LenientPolicy()
+
+
 def parse(payload: bytes) -> EmailMessage:
-    """Parse RFC 5322 bytes with `policy.default`; pathological nesting is quarantined."""
+    """Parse RFC 5322 bytes with `policy.default` made lenient; pathological nesting is quarantined."""
     try:
-        message = email.message_from_bytes(payload, policy=policy.default)
+        message = email.message_from_bytes(payload, policy=LENIENT)
     except RecursionError as exc:
         raise QuarantinedInput("mime_too_deep") from exc
     assert isinstance(message, EmailMessage)
