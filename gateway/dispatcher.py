@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -50,6 +51,7 @@ class Dispatcher:
         self._slots = asyncio.Semaphore(settings.concurrency)
         self.wake = asyncio.Event()
         self.last_cycle = time.monotonic()
+        self.on_reply_enqueued: Callable[[], None] | None = None
 
     async def run(self) -> None:
         """Dispatch until cancelled."""
@@ -183,6 +185,8 @@ class Dispatcher:
             )
             await self._enqueue_ack(connection, updated, filed.tracking_id, follow_up=not is_file)
         log.info("dispatch.filed", job=job.id, kind=job.kind, tracking_id=filed.tracking_id)
+        if self.on_reply_enqueued is not None:
+            self.on_reply_enqueued()
 
     async def _enqueue_ack(
         self, connection: AsyncConnection, record: Complaint, tracking_id: str, *, follow_up: bool

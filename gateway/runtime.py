@@ -112,6 +112,7 @@ class Gateway:
             self.registry = make_registry(self.settings.registry, session=self._http)
             self.dispatcher = Dispatcher(self.db, self.registry, self.settings.dispatch, worker_id=self.worker_id)
             self.replies = ReplySender(self.db, self.channels, self.settings.dispatch)
+            self.dispatcher.on_reply_enqueued = self.replies.wake.set
             self._spawn(self.dispatcher.run(), "dispatcher")
             self._spawn(self.replies.run(), "replies")
         if self.serves_ingest:

@@ -82,7 +82,7 @@ def normalize_sms(raw: RawMessage, fields: SmsFields) -> Outcome:
         attachments=fields.attachments,
         dedup_key=dedup_key(identity, text),
         thread=Thread(conversation_key=identity, references=references),
-        reply_to=ReplyRoute(channel=raw.channel, address=fields.sender, sender=fields.recipient),
+        reply_to=ReplyRoute(channel=raw.channel, address=_reply_address(fields.sender, phone), sender=fields.recipient),
         flags=fields.flags,
     )
     if reference is not None:
@@ -96,3 +96,10 @@ def _fallback_title(fields: SmsFields) -> str:
         place = fields.location.text
         return derive_title(f"{LOCATION_ONLY_TITLE}: {place}") if place else LOCATION_ONLY_TITLE
     return MEDIA_ONLY_TITLE
+
+
+def _reply_address(sender: str, phone: str | None) -> str:
+    """Reply in E.164, but keep a transport prefix such as Twilio's `whatsapp:` that routes the reply."""
+    if ":" in sender or phone is None:
+        return sender.strip()
+    return phone

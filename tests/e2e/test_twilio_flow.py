@@ -1,0 +1,129 @@
+"""End to end with real processes: registry-sim, the Twilio stand-in and `lapor-gateway serve`."""
+
+from __future__ import annotations
+
+import re
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.support.ports import free_port
+from tests.support.processes import Process, http_json, start, wait_for
+from tests.support.twilio_signing import form_body, sign_form
+
+TWILIO_TOKEN = "e2e-twilio-token-9f8e7d6c5b4a"
+REGISTRY_TOKEN = "e2e-registry-token-1a2b3c4d"
+ACCOUNT = "ACe2e0000000000000000000000000000"
+
+
+@dataclass
+class Stack:
+    gateway: Process
+    gateway_url: str
+    registry_url: str
+    twilio_url: str
+
+    def complaints(self) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        page: int | None = 1
+        while page:
+            data = http_json(f"{self.registry_url}/complaints?page={page}", token=REGISTRY_TOKEN)
+            assert isinstance(data, dict)
+            items += data["items"]
+            page = data["next_page"]
+        return items
+
+    def sent(self) -> list[dict[str, Any]]:
+        data = http_json(f"{self.twilio_url}/sandbox/messages")
+        assert isinstance(data, list)
+        return data
+
+    def send_sms(self, sid: str, sender: str, text: str) -> int:
+        body = form_body({"MessageSid": sid, "AccountSid": ACCOUNT, "From": sender, "To": "1708", "Body": text})
+        url = f"{self.gateway_url}/c/twilio/receive"
+        request = urllib.request.Request(url, data=body, method="POST", headers={
+            "Content-Type": "application/x-www-form-urlencoded",
+            "X-Twilio-Signature": sign_form(TWILIO_TOKEN, url, body),
+        })
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - loopback
+            return int(response.status)
+
+
+@pytest.fixture
+def stack(tmp_path: Path) -> Iterator[Stack]:
+    registry_port, twilio_port, gateway_port = free_port(), free_port(), free_port()
+    registry = start("registry", ["registry-sim", "--port", str(registry_port), "--token", REGISTRY_TOKEN,
+                                  "--db", str(tmp_path / "registry.db")],
+                     workdir=tmp_path, ready_url=f"http://127.0.0.1:{registry_port}/healthz")
+    twilio = start("twilio", ["twilio-sim", "--port", str(twilio_port), "--account-sid", ACCOUNT,
+                              "--auth-token", TWILIO_TOKEN],
+                   workdir=tmp_path, ready_url=f"http://127.0.0.1:{twilio_port}/sandbox/messages")
+    env = {
+        "LAPOR_GATEWAY_SERVER__PORT": str(gateway_port),
+        "LAPOR_GATEWAY_DATABASE__URL": f"sqlite:///{tmp_path / 'gateway.db'}",
+        "LAPOR_GATEWAY_REGISTRY__URL": f"http://127.0.0.1:{registry_port}",
+        "LAPOR_GATEWAY_REGISTRY__TOKEN": REGISTRY_TOKEN,
+        "LAPOR_GATEWAY_CHANNELS__TWILIO__ENABLED": "true",
+        "LAPOR_GATEWAY_CHANNELS__TWILIO__ACCOUNT_SID": ACCOUNT,
+        "LAPOR_GATEWAY_CHANNELS__TWILIO__AUTH_TOKEN": TWILIO_TOKEN,
+        "LAPOR_GATEWAY_CHANNELS__TWILIO__API_BASE_URL": f"http://127.0.0.1:{twilio_port}",
+        "LAPOR_GATEWAY_DISPATCH__POLL_SECONDS": "0.2",
+        "LAPOR_GATEWAY_LOGGING__LEVEL": "debug",
+    }
+    gateway = start("gateway", ["serve"], workdir=tmp_path, env=env,
+                    ready_url=f"http://127.0.0.1:{gateway_port}/healthz")
+    yield Stack(gateway, f"http://127.0.0.1:{gateway_port}", f"http://127.0.0.1:{registry_port}",
+                f"http://127.0.0.1:{twilio_port}")
+    for process in (gateway, twilio, registry):
+        process.stop()
+
+
+SENDERS = ["081234567801", "6281234567802", "+6281234567803", "whatsapp:+6281234567804"]
+
+
+def test_sms_to_registry_and_back(stack: Stack) -> None:
+    for index, sender in enumerate(SENDERS):
+        assert stack.send_sms(f"SMe2e{index}", sender, f"Jalan rusak nomor {index} di Kel. Cipedes, mohon diperbaiki") == 200
+    assert stack.send_sms("SMe2e0", SENDERS[0], "Jalan rusak nomor 0 di Kel. Cipedes, mohon diperbaiki") == 200  # redelivery
+
+    wait_for(lambda: len(stack.complaints()) == len(SENDERS), what="complaints in the registry")
+    wait_for(lambda: len(stack.sent()) == len(SENDERS), what="acknowledgements")
+    complaints = stack.complaints()
+    tracking = {c["reporter"]["identity"]: c["tracking_id"] for c in complaints}
+    assert set(tracking) == {"+6281234567801", "+6281234567802", "+6281234567803", "+6281234567804"}
+    for message in stack.sent():
+        identity = message["to"].removeprefix("whatsapp:")
+        assert f"#{tracking[identity]}" in message["body"]
+        assert len(message["body"]) <= 160
+
+    # A follow-up by tracking ID goes to the registry as a follow-up, not a new complaint.
+    first = tracking["+6281234567801"]
+    assert stack.send_sms("SMe2e-follow", SENDERS[0], f"#{first} sudah dua minggu belum diperbaiki") == 200
+
+    def followed_up() -> bool:
+        data = http_json(f"{stack.registry_url}/complaints/{first}", token=REGISTRY_TOKEN)
+        assert isinstance(data, dict)
+        return len(data["followups"]) == 1
+
+    wait_for(followed_up, what="the follow-up in the registry")
+    assert len(stack.complaints()) == len(SENDERS)
+    wait_for(lambda: len(stack.sent()) == len(SENDERS) + 1, what="the follow-up acknowledgement")
+
+    health = http_json(f"{stack.gateway_url}/healthz")
+    assert isinstance(health, dict) and health["status"] == "ok" and health["dispatcher_alive"] is True
+    with urllib.request.urlopen(f"{stack.gateway_url}/metrics") as response:  # noqa: S310 - loopback
+        metrics = response.read().decode()
+    assert 'lapor_received_total{channel="twilio"} 5.0' in metrics
+    assert 'lapor_duplicates_total{channel="twilio"} 1.0' in metrics
+
+    stack.gateway.stop()
+    logs = stack.gateway.output()
+    assert "dispatch.filed" in logs
+    assert TWILIO_TOKEN not in logs and REGISTRY_TOKEN not in logs
+    for number in ("6281234567801", "81234567801", "6281234567804"):
+        assert number not in logs, f"unmasked phone number {number} in logs"
+    assert re.search(r"\+62812\*+80\d", logs) or "+62812" not in logs
