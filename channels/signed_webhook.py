@@ -6,7 +6,6 @@ import base64
 import hashlib
 import hmac
 import json
-from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
@@ -66,17 +65,3 @@ def body_digest(body: bytes) -> str:
     """The sha256 of a body, used as the external id of input that has no provider id."""
     return hashlib.sha256(body).hexdigest()
 
-
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-def answering_rejections(handler: Handler) -> Handler:
-    """Turn RejectedInput into its status code at the HTTP edge, with the reason and nothing else."""
-
-    async def wrapped(request: web.Request) -> web.StreamResponse:
-        try:
-            return await handler(request)
-        except RejectedInput as exc:
-            return web.json_response({"error": exc.reason}, status=exc.status)
-
-    return wrapped

@@ -19,7 +19,6 @@ from tweepy.asynchronous import AsyncClient
 
 from channels.base import Channel, ChannelConfig, ChannelContext, CredentialCheck, OutgoingReply, Route, SendResult
 from channels.signed_webhook import (
-    answering_rejections,
     body_digest,
     check_prefixed_signature,
     parse_object,
@@ -143,8 +142,8 @@ class XChannel(Channel):
     def routes(self) -> Sequence[Route]:
         """The Account Activity webhook: CRC challenge (GET) and signed deliveries (POST)."""
         return (
-            Route("GET", "/webhook", answering_rejections(self._crc)),
-            Route("POST", "/webhook", answering_rejections(self._receive)),
+            Route("GET", "/webhook", self._crc),
+            Route("POST", "/webhook", self._receive),
         )
 
     def _consumer_secret(self) -> str:

@@ -11,6 +11,7 @@ import structlog
 from aiohttp import web
 
 from channels.base import Channel, ChannelContext
+from gateway.app import edge_errors
 from gateway.messages import RawMessage, Stored
 
 
@@ -69,8 +70,8 @@ def memory_context(sink: RecordingSink | None = None, *, max_body_bytes: int = 1
 
 
 def channel_app(channel: Channel) -> web.Application:
-    """The channel's routes mounted under /c/<name>/ as the gateway does."""
-    app = web.Application()
+    """The channel's routes mounted under /c/<name>/ behind the gateway's own error edge."""
+    app = web.Application(middlewares=[edge_errors])
     for route in channel.routes():
         app.router.add_route(route.method, f"/c/{channel.name}{route.path}", route.handler)
     return app
