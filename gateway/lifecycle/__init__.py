@@ -1,0 +1,1 @@
+"""Complaint lifecycle: status sync, deadlines in Indonesian working days, reporter updates, escalation."""
