@@ -1,0 +1,1 @@
+"""Local stand-ins for the services the gateway talks to."""
