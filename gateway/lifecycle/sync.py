@@ -15,21 +15,20 @@ import structlog
 
 from gateway.errors import ConfigurationError, PermanentFailure, TransientFailure
 from gateway.lifecycle import messages
-from gateway.lifecycle.deadlines import Milestones, WorkingCalendar, deadlines_for
+from gateway.lifecycle.complaint_deadlines import deadlines_of
+from gateway.lifecycle.deadlines import WorkingCalendar
 from gateway.lifecycle.escalation import Escalation, should_offer
 from gateway.lifecycle.messages import UpdateKind
 from gateway.lifecycle.repository import SyncRepository, SyncTarget, SyncUpdate
-from gateway.lifecycle.settings import LifecycleSettings, Zone
+from gateway.lifecycle.settings import LifecycleSettings
 from gateway.lifecycle.status import (
     FINAL_STAGES,
     SOURCE_AGENCY,
     SOURCE_REGISTRY,
     Stage,
-    milestones_from,
     stage_of,
 )
 from gateway.lifecycle.updates import update_reply
-from gateway.lifecycle.zones import tzinfo_for, zone_for_regions
 from gateway.messages import utcnow
 from gateway.records import Complaint, StatusChange
 from gateway.registry.base import RegistryClient, RegistryState
@@ -52,11 +51,6 @@ def retry_interval(failures: int, settings: LifecycleSettings, retry_after: floa
     if retry_after is not None:
         wait = max(wait, timedelta(seconds=retry_after))
     return min(wait, cap)
-
-
-def _timezone(complaint: Complaint, settings: LifecycleSettings) -> Zone:
-    codes = complaint.location.region_codes if complaint.location else ()
-    return zone_for_regions(codes, default=settings.default_timezone)
 
 
 def _status_changes(complaint: Complaint, state: RegistryState, now: datetime) -> list[StatusChange]:
@@ -92,17 +86,9 @@ def plan_update(
             "external": complaint.external.model_copy(update={"tracking_id": tracking_id or None}),
         }
     )
-    found = milestones_from(updated)
-    replied = max(filter(None, (found.reporter_replied_at, target.last_reporter_reply_at)), default=None)
-    milestones = Milestones(
-        received_at=found.received_at,
-        disposed_at=found.disposed_at,
-        responded_at=found.responded_at,
-        reporter_replied_at=replied,
-        closed_at=found.closed_at,
+    deadlines = deadlines_of(
+        updated, settings=settings, calendar=calendar, last_reporter_reply_at=target.last_reporter_reply_at
     )
-    tz = tzinfo_for(_timezone(complaint, settings))
-    deadlines = deadlines_for(milestones, settings=settings, calendar=calendar, tz=tz)
     before = stage_of(complaint.status)
     after = stage_of(state.status) or before or Stage.RECEIVED
     public = complaint.reply_to.public if complaint.reply_to else False
