@@ -78,8 +78,8 @@ def compose(reply: OutgoingReply, *, from_address: str, from_name: str, now: dat
         message["References"] = " ".join(parents)
     message["Auto-Submitted"] = "auto-replied"
     message["X-Auto-Response-Suppress"] = "All"
-    message["Content-Language"] = "id"
     message.set_content(body_of(reply), charset="utf-8")
+    message["Content-Language"] = "id"  # after set_content, which clears every Content-* header
     return message
 
 

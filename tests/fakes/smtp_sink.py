@@ -7,6 +7,7 @@ or to demand a login, so the channel's error mapping is tested against real repl
 from __future__ import annotations
 
 import asyncio
+import warnings
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -60,7 +61,7 @@ class SmtpSink:
         ok = isinstance(auth_data, LoginPassword) and self.users.get(auth_data.login.decode()) == (
             auth_data.password.decode()
         )
-        return AuthResult(success=ok)
+        return AuthResult(success=ok, handled=False)
 
 
 async def start_sink(sink: SmtpSink, *, require_auth: bool = False) -> tuple[asyncio.Server, int]:
@@ -68,6 +69,12 @@ async def start_sink(sink: SmtpSink, *, require_auth: bool = False) -> tuple[asy
     loop = asyncio.get_running_loop()
 
     def protocol() -> SMTP:
+        with warnings.catch_warnings():
+            # AUTH without TLS is the point of this loopback fake; aiosmtpd warns on every connection.
+            warnings.simplefilter("ignore", UserWarning)
+            return smtp_protocol()
+
+    def smtp_protocol() -> SMTP:
         return SMTP(
             sink,
             hostname="sink.test",
