@@ -14,6 +14,7 @@ from aiohttp.test_utils import TestServer, unused_port
 from config.settings import RegistrySettings
 from gateway.errors import ConfigurationError, PermanentFailure, TransientFailure
 from gateway.records import Attachment, Body, Complaint, Location, Privacy, RawRef, Reporter, Target
+from gateway.registry.base import RegistryClient
 from gateway.registry.open311 import (
     DESCRIPTION_MAX_CHARS,
     Open311Client,
@@ -353,7 +354,8 @@ def test_from_settings() -> None:
         service_codes={"Jalan": "002"},
         default_service_code="001",
     )
-    open311 = Open311Client.from_settings(settings)
+    open311: RegistryClient = Open311Client.from_settings(settings)  # mypy checks the protocol
+    assert isinstance(open311, Open311Client)
     form = dict(open311.form(complaint()))
     assert (form["api_key"], form["jurisdiction_id"], form["service_code"]) == ("abc", "j", "002")
 

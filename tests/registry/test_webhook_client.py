@@ -16,6 +16,7 @@ from pydantic import SecretStr
 from config.settings import RegistrySettings
 from gateway.errors import ConfigurationError, PermanentFailure, TransientFailure
 from gateway.records import Body, Complaint, Privacy, RawRef, ReplyRoute, Reporter, Thread
+from gateway.registry.base import RegistryClient
 from gateway.registry.webhook import WebhookClient, signature, verify
 from tests.fakes.fake_webhook_receiver import FakeWebhookReceiver
 
@@ -197,7 +198,8 @@ async def test_unreachable_and_no_status() -> None:
 def test_from_settings_needs_a_secret(secret: SecretStr | None, ok: bool) -> None:
     settings = RegistrySettings(kind="webhook", url="http://127.0.0.1:9/hook", signing_secret=secret)
     if ok:
-        assert isinstance(WebhookClient.from_settings(settings), WebhookClient)
+        webhook: RegistryClient = WebhookClient.from_settings(settings)  # mypy checks the protocol
+        assert isinstance(webhook, WebhookClient)
     else:
         with pytest.raises(ConfigurationError):
             WebhookClient.from_settings(settings)
