@@ -9,6 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from aiohttp import ClientResponse, web
 from aiohttp.test_utils import TestClient, TestServer
 from pydantic import ValidationError
@@ -20,7 +21,11 @@ from channels.kannel import KannelChannel, KannelConfig
 from channels.sms_encoding import segment_count
 from gateway.errors import ConfigurationError, PermanentFailure, TransientFailure
 from gateway.messages import utcnow
+from gateway.pipeline import raw_from_row
 from gateway.records import Complaint
+from gateway.storage.archive import Archive
+from gateway.storage.db import Database
+from gateway.storage.tables import raw_message
 from normalizers.kannel import normalize
 from tests.channels.social_doubles import (
     MemoryCursors,
@@ -341,3 +346,35 @@ async def test_secrets_never_reach_the_logs(env: Env) -> None:
     assert ours, "nothing was logged: the test would prove nothing"
     assert leaked(ours, [*env.channel.secrets(), "wrong-secret-value"]) == []
     assert SECRET in env.channel.secrets()
+
+
+async def test_parts_through_the_real_archive(sqlite_url: str, fake_kannel: tuple[str, FakeKannelState]) -> None:
+    """Each part is its own archived row; the rows, grouped and assembled, give one complaint (the pipeline hook)."""
+    database = Database(sqlite_url)
+    archive = Archive(database)
+    url, state = fake_kannel
+    environment, _ = await start(url, state)
+    environment.channel.context = replace(environment.channel.context, sink=archive)
+    try:
+        for seq in (2, 3, 2, 1):  # part 2 is redelivered
+            query = fixture(f"mo_part{seq}_of_3.query")
+            response = await environment.get(f"/c/kannel/receive?secret={SECRET}&{query}")
+            assert response.status == 200
+        async with database.connect() as connection:
+            rows = (
+                await connection.execute(
+                    sa.select(raw_message).where(raw_message.c.event == concat.PART_EVENT)
+                    .order_by(raw_message.c.received_at)
+                )
+            ).all()
+        assert len(rows) == 3
+        stored = [raw_from_row(row) for row in rows]
+        [group] = concat.ready_groups(stored, utcnow(), timedelta(seconds=120))
+        outcome = normalize(concat.assemble(group.parts))
+        assert isinstance(outcome, Complaint)
+        assert outcome.body.text == (FIXTURES / "long_text.txt").read_text(encoding="utf-8")
+        assert set(outcome.raw.ids) == {row.id for row in rows}
+    finally:
+        await environment.client.close()
+        await archive.close()
+        await database.dispose()
