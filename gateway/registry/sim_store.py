@@ -273,8 +273,8 @@ class SimStore:
         for f in self._db.execute(
             "SELECT id, filed, created_at FROM followups WHERE tracking_id = ? ORDER BY id", (number,)
         ):
-            entry: JSONObject = {"id": str(f["id"]), "at": f["created_at"]}
-            entry.update(json.loads(f["filed"]))
+            entry: JSONObject = json.loads(f["filed"])
+            entry.update(id=str(f["id"]), at=f["created_at"])
             followups.append(entry)
         responses: list[JSONObject] = [
             {"id": str(r["id"]), "text": r["text"], "at": r["created_at"]}
