@@ -160,7 +160,9 @@ class JasminChannel(Channel):
         )
         await self.context.sink.submit(raw)
         status = DLR_STATUS.get(state.upper(), "failed" if state.upper().startswith("ESME_") else "unknown")
-        known = await self.context.deliveries.record_delivery(self.name, message_id, status, state)
+        # The detail is kept as the reply's last error, so only a failure carries one.
+        detail = state if status == "failed" else ""
+        known = await self.context.deliveries.record_delivery(self.name, message_id, status, detail)
         log.info("jasmin.delivery_status", status=status, known=known)
         return web.Response(text=ACK, content_type="text/plain")
 

@@ -183,7 +183,9 @@ class KannelChannel(Channel):
             meta={"method": request.method, "peer": request.remote or ""},
         )
         await self.context.sink.submit(raw)
-        known = await self.context.deliveries.record_delivery(self.name, reply_id, status, f"type={kind}")
+        # The detail is kept as the reply's last error, so only a failure carries one.
+        detail = f"dlr type {kind}" if status == "failed" else ""
+        known = await self.context.deliveries.record_delivery(self.name, reply_id, status, detail)
         log.info("kannel.delivery_status", status=status, known=known)
         return web.Response(text="", content_type="text/plain")
 

@@ -317,7 +317,9 @@ class SmsSyncChannel(Channel):
             if not isinstance(item, dict) or not isinstance(item.get("uuid"), str):
                 continue
             status = result_status(item)
-            detail = str(item.get("sent_result_message") or item.get("delivered_result_message") or "")[:120]
+            # The detail is kept as the reply's last error, so only a failure carries one.
+            message = item.get("sent_result_message") or item.get("delivered_result_message") or ""
+            detail = str(message)[:120] if status == "failed" else ""
             await self.context.deliveries.record_delivery(self.name, item["uuid"], status, detail)
             if status in FINAL:
                 settled.append(item["uuid"])

@@ -220,6 +220,7 @@ async def test_delivery_reports(env: Env, query: str, status: int, recorded: tup
         assert env.deliveries.recorded == [] and env.sink.stored == []
         return
     assert [(r[1], r[2]) for r in env.deliveries.recorded] == [recorded]
+    assert env.deliveries.recorded[0][3] == ("dlr type 16" if recorded[1] == "failed" else "")
     assert [raw.event for raw in env.sink.stored] == ["status"]
 
 
@@ -262,7 +263,7 @@ async def test_status_update_is_not_cut(env: Env) -> None:
 async def test_dlr_round_trip(env: Env) -> None:
     await env.channel.send(reply("LAPOR!: Laporan Anda diterima, nomor #1916449."))
     assert await fire_dlr(env.fake.requests[0], 1) == 200
-    assert env.deliveries.recorded == [("kannel", "01JREPLY0000000000000000AA", "delivered", "type=1")]
+    assert env.deliveries.recorded == [("kannel", "01JREPLY0000000000000000AA", "delivered", "")]
 
 
 @pytest.mark.parametrize(

@@ -276,3 +276,12 @@ async def test_secret_never_reaches_the_logs(env: Env) -> None:
     ours = [line for line in lines if not line.startswith("aiohttp.access")]  # the gateway runs access_log=None
     assert ours
     assert leaked(ours, [SECRET, "wrong-secret-value"]) == []
+
+
+async def test_delivery_results_fixture(env: Env) -> None:
+    assert await env.phone.report(form("result.json")) == 200
+    assert [r[1:] for r in env.deliveries.recorded] == [
+        ("01JREPLY00000000000000000A", "delivered", ""),
+        ("01JREPLY00000000000000000B", "failed", "No service"),  # kept as the reply's last error
+        ("01JREPLY00000000000000000C", "sent", ""),
+    ]
