@@ -1,0 +1,215 @@
+"""The group-commit archive: every raw stored once, exactly as it arrived, or a loud failure."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy import event
+
+from gateway.messages import RawMessage, Stored
+from gateway.records import raw_id
+from gateway.storage.archive import Archive, ArchiveUnavailable
+from gateway.storage.db import Database
+from gateway.storage.migrate import upgrade
+from gateway.storage.tables import raw_message
+from tests.pipeline.twilio_raws import numbered_raws, twilio_raw
+from tests.support.postgres import temporary_database
+
+
+async def stored_rows(db: Database) -> list[Any]:
+    """Every raw_message row, by external id."""
+    async with db.connect() as connection:
+        return list((await connection.execute(sa.select(raw_message).order_by(raw_message.c.external_id))).all())
+
+
+def count_commits(db: Database) -> list[int]:
+    """A list that grows by one per committed transaction on `db`."""
+    commits: list[int] = []
+    event.listen(db.engine.sync_engine, "commit", lambda _connection: commits.append(1))
+    return commits
+
+
+async def test_concurrent_burst_is_stored_once_in_shared_commits(db: Database) -> None:
+    raws = numbered_raws(300)
+    commits = count_commits(db)
+    archive = Archive(db, max_batch=128)
+    try:
+        outcomes = await asyncio.gather(*(archive.submit(raw) for raw in raws))
+    finally:
+        await archive.close()
+    assert outcomes == [Stored.NEW] * len(raws)
+    rows = await stored_rows(db)
+    assert [row.external_id for row in rows] == sorted(raw.external_id for raw in raws)
+    # 300 submits at once share a handful of transactions instead of one fsync each.
+    assert 1 <= len(commits) <= 10, f"{len(commits)} commits for one burst"
+
+
+@pytest.mark.parametrize(
+    ("waves", "expected"),
+    [
+        ([["SMa", "SMb"], ["SMa"]], [[Stored.NEW, Stored.NEW], [Stored.DUPLICATE]]),
+        ([["SMa", "SMa", "SMa"]], [[Stored.NEW, Stored.DUPLICATE, Stored.DUPLICATE]]),
+        ([["SMa", "SMb", "SMa"], ["SMb", "SMc"]], [[Stored.NEW, Stored.NEW, Stored.DUPLICATE],
+                                                   [Stored.DUPLICATE, Stored.NEW]]),
+    ],
+    ids=["redelivered-later", "redelivered-within-one-batch", "mixed"],
+)
+async def test_redelivery_is_a_duplicate(db: Database, waves: list[list[str]], expected: list[list[Stored]]) -> None:
+    archive = Archive(db)
+    try:
+        got = []
+        for wave in waves:
+            # gather: every copy of a wave is queued before the writer runs, so they share one batch.
+            got.append(list(await asyncio.gather(*(archive.submit(twilio_raw(sid)) for sid in wave))))
+    finally:
+        await archive.close()
+    assert got == expected
+    distinct = sorted({sid for wave in waves for sid in wave})
+    assert [row.external_id for row in await stored_rows(db)] == distinct
+
+
+async def test_duplicate_keeps_the_first_payload_and_other_channels_are_separate(db: Database) -> None:
+    first = twilio_raw("SMsame", "laporan pertama")
+    second = twilio_raw("SMsame", "isi lain dengan id yang sama")
+    other_channel = twilio_raw("SMsame", "kanal lain", channel="kannel")
+    archive = Archive(db)
+    try:
+        assert await archive.submit(first) is Stored.NEW
+        assert await archive.submit(second) is Stored.DUPLICATE
+        assert await archive.submit(other_channel) is Stored.NEW
+    finally:
+        await archive.close()
+    rows = {(row.channel, row.external_id): row for row in await stored_rows(db)}
+    assert bytes(rows[("twilio", "SMsame")].payload) == first.payload
+    assert bytes(rows[("kannel", "SMsame")].payload) == other_channel.payload
+
+
+PAYLOADS = [
+    b"Body=Jalan+rusak&From=%2B6281234567890",
+    b"\x00\x01\x02\xff\xfe binary \x00 with NULs",
+    b"Body=caf\xe9 latin-1, not UTF-8",
+    b"line one\r\nline two\r\n\r\n  trailing spaces  \n",
+    b"",
+    ("Jalan rusak 🙏🏽 parah banget, tolong ya pak " * 40).encode(),
+    bytes(range(256)) * 4096,
+]
+
+
+@pytest.mark.parametrize(
+    "payload", PAYLOADS, ids=["form", "binary-nul", "latin1", "crlf-whitespace", "empty", "emoji", "one-mebibyte"]
+)
+async def test_payload_bytes_and_sha256_are_kept_exactly(db: Database, payload: bytes) -> None:
+    received = datetime(2026, 11, 30, 23, 59, 59, 123456, tzinfo=UTC)
+    raw = twilio_raw("SMexact", payload=payload, received_at=received, meta={"peer": "10.0.0.7"})
+    archive = Archive(db)
+    try:
+        assert await archive.submit(raw) is Stored.NEW
+    finally:
+        await archive.close()
+    (row,) = await stored_rows(db)
+    assert bytes(row.payload) == payload
+    assert row.sha256 == hashlib.sha256(payload).hexdigest()
+    assert row.id == raw_id("twilio", "SMexact")
+    assert row.received_at == received
+    assert row.received_at.tzinfo is not None
+    assert row.state == "received"
+
+
+@pytest.mark.parametrize(
+    ("meta", "flags"),
+    [({}, ""), ({"signature": "invalid"}, "signature_unverified"), ({"flood": "1"}, "flood"),
+     ({"signature": "invalid", "flood": "1"}, "signature_unverified,flood")],
+    ids=["plain", "unsigned", "flood", "both"],
+)
+async def test_transport_flags_are_stored(db: Database, meta: dict[str, str], flags: str) -> None:
+    archive = Archive(db)
+    try:
+        await archive.submit(twilio_raw("SMflags", meta=meta))
+    finally:
+        await archive.close()
+    (row,) = await stored_rows(db)
+    assert row.flags == flags
+
+
+async def _submit_to(url: str, raw: RawMessage) -> Stored:
+    database = Database(url)
+    archive = Archive(database)
+    try:
+        return await asyncio.wait_for(archive.submit(raw), timeout=20)
+    finally:
+        await archive.close()
+        await database.dispose()
+
+
+async def test_unavailable_sqlite_path_is_an_error_not_a_success(tmp_path: Path) -> None:
+    path = tmp_path / "gateway.db"
+    path.mkdir()  # a directory where the database file should be: SQLite cannot open it
+    with pytest.raises(ArchiveUnavailable):
+        await _submit_to(f"sqlite+aiosqlite:///{path}", twilio_raw("SMnodb"))
+
+
+@contextmanager
+def unmigrated_url(backend: str, tmp_path: Path) -> Iterator[str]:
+    """An empty database without the schema."""
+    if backend == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'never-migrated.db'}"
+    else:
+        with temporary_database() as url:
+            yield url
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+async def test_unmigrated_database_is_an_error_and_the_writer_survives_it(backend: str, tmp_path: Path) -> None:
+    with unmigrated_url(backend, tmp_path) as url:
+        await _unmigrated_then_migrated(url)
+
+
+async def _unmigrated_then_migrated(url: str) -> None:
+    database = Database(url)
+    archive = Archive(database)
+    try:
+        with pytest.raises(ArchiveUnavailable):
+            await asyncio.wait_for(archive.submit(twilio_raw("SMearly")), timeout=20)
+        upgrade(url)
+        # The same archive keeps working once the database is there: the failure did not kill its writer.
+        assert await asyncio.wait_for(archive.submit(twilio_raw("SMearly")), timeout=20) is Stored.NEW
+    finally:
+        await archive.close()
+        await database.dispose()
+
+
+async def test_wrong_postgres_url_is_an_error_not_a_success() -> None:
+    with temporary_database() as url:
+        missing = url.rsplit("/", 1)[0] + "/lapor_test_does_not_exist"
+    with pytest.raises(ArchiveUnavailable):
+        await _submit_to(missing, twilio_raw("SMnodb"))
+
+
+async def test_postgres_dropped_under_a_running_archive_is_an_error() -> None:
+    with temporary_database() as url:
+        upgrade(url)
+        database = Database(url)
+        archive = Archive(database)
+        try:
+            assert await archive.submit(twilio_raw("SMbefore")) is Stored.NEW
+            dropped = url
+        except BaseException:
+            await archive.close()
+            await database.dispose()
+            raise
+    # temporary_database dropped it WITH (FORCE): the pooled connection is gone, and so is the database.
+    try:
+        with pytest.raises(ArchiveUnavailable):
+            await asyncio.wait_for(archive.submit(twilio_raw("SMafter")), timeout=20)
+    finally:
+        await archive.close()
+        await database.dispose()
+    assert dropped

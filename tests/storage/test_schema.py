@@ -1,0 +1,92 @@
+"""Migrations, the SQLite pragmas, cursors and delivery statuses on both databases."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from gateway.messages import utcnow
+from gateway.storage.cursors import DatabaseCursors, DatabaseDeliveries
+from gateway.storage.db import Database
+from gateway.storage.migrate import upgrade
+from gateway.storage.tables import reply
+
+TABLES = {"raw_message", "complaint", "dispatch_job", "reply", "channel_cursor", "reporter_preference"}
+
+
+async def table_names(db: Database) -> set[str]:
+    """Tables the database holds."""
+    async with db.connect() as connection:
+        return set(await connection.run_sync(lambda sync: sa.inspect(sync).get_table_names()))
+
+
+async def test_upgrade_creates_every_table_and_is_repeatable(database_url: str) -> None:
+    upgrade(database_url)  # the fixture migrated already: a second upgrade is a no-op
+    db = Database(database_url)
+    try:
+        assert TABLES <= await table_names(db)
+    finally:
+        await db.dispose()
+
+
+@pytest.mark.parametrize(
+    "url_form",
+    ["sqlite+aiosqlite:///{path}", "sqlite:///{path}"],
+    ids=["async-driver", "plain-sqlite"],
+)
+async def test_upgrade_on_a_fresh_nested_path_uses_wal(tmp_path: Path, url_form: str) -> None:
+    path = tmp_path / "var" / "deep" / "gateway.db"
+    url = url_form.format(path=path)
+    upgrade(url)
+    assert path.is_file()
+    db = Database(url)
+    try:
+        assert TABLES <= await table_names(db)
+        async with db.connect() as connection:
+            mode = (await connection.exec_driver_sql("PRAGMA journal_mode")).scalar_one()
+        assert str(mode).lower() == "wal"
+        assert await db.ping()
+    finally:
+        await db.dispose()
+
+
+async def test_ping_is_false_when_the_database_is_unreachable(tmp_path: Path) -> None:
+    path = tmp_path / "gateway.db"
+    path.mkdir()
+    db = Database(f"sqlite:///{path}")
+    try:
+        assert not await db.ping()
+    finally:
+        await db.dispose()
+
+
+async def test_cursor_values_are_stored_and_replaced(db: Database) -> None:
+    cursors = DatabaseCursors(db)
+    assert await cursors.get("x", "since_id") is None
+    await cursors.set("x", "since_id", "100")
+    await cursors.set("x", "since_id", "250")
+    await cursors.set("email", "since_id", "7")
+    assert await cursors.get("x", "since_id") == "250"
+    assert await cursors.get("email", "since_id") == "7"
+
+
+@pytest.mark.parametrize(
+    ("channel", "provider_id", "known"),
+    [("twilio", "SMours", True), ("twilio", "SMsomeone-else", False), ("x", "SMours", False)],
+    ids=["ours", "unknown-id", "other-channel"],
+)
+async def test_delivery_status_is_recorded_only_for_our_replies(
+    db: Database, channel: str, provider_id: str, known: bool
+) -> None:
+    now = utcnow()
+    async with db.begin() as connection:
+        await connection.execute(sa.insert(reply).values(
+            id="r1", dedup="ack:c1", channel="twilio", kind="ack", address="+6281234567890", text="ok",
+            state="sent", next_attempt_at=now, created_at=now, provider_id="SMours",
+        ))
+    assert await DatabaseDeliveries(db).record_delivery(channel, provider_id, "undelivered", "30003") is known
+    async with db.connect() as connection:
+        row = (await connection.execute(sa.select(reply))).one()
+    assert (row.delivery_status, row.last_error) == (("undelivered", "30003") if known else (None, None))
