@@ -91,9 +91,17 @@ def _position(raw: RawMessage) -> tuple[int, int]:
         total, seq = int(raw.meta[TOTAL]), int(raw.meta[SEQ])
     except (KeyError, ValueError) as exc:
         raise QuarantinedInput("malformed_part", detail=raw.external_id) from exc
-    if not 1 <= seq <= total:
+    if not 1 <= seq <= total or not raw.meta.get(KEY):
         raise QuarantinedInput("malformed_part", detail=raw.external_id)
     return total, seq
+
+
+def _well_formed(raw: RawMessage) -> bool:
+    try:
+        _position(raw)
+    except QuarantinedInput:
+        return False
+    return True
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,8 +118,13 @@ class Group:
     @property
     def missing(self) -> tuple[int, ...]:
         """Sequence numbers that have not arrived."""
-        present = {_position(part)[1] for part in self.parts}
+        present = {_position(part)[1] for part in self.parts if _well_formed(part)}
         return tuple(seq for seq in range(1, self.total + 1) if seq not in present)
+
+    @property
+    def anchor(self) -> RawMessage:
+        """The part whose row holds the record (a complaint has one raw row); the others point to it."""
+        return self.parts[0]
 
 
 def _ordered_unique(parts: Sequence[RawMessage]) -> tuple[RawMessage, ...]:
@@ -123,14 +136,18 @@ def _ordered_unique(parts: Sequence[RawMessage]) -> tuple[RawMessage, ...]:
 
 
 def ready_groups(parts: Sequence[RawMessage], now: datetime, window: timedelta) -> list[Group]:
-    """Groups to normalize now: all parts present, or the oldest part waited longer than `window`."""
+    """Groups to normalize now: all parts present, or the oldest part waited longer than `window`.
+
+    Never raises: a part whose concatenation meta is broken comes back alone (expired, never complete),
+    and `assemble` hands it through unchanged so that the normalizer quarantines it.
+    """
     grouped: dict[tuple[str, str], list[RawMessage]] = {}
-    for part in parts:
-        key = part.meta.get(KEY)
-        if not key:
-            raise QuarantinedInput("malformed_part", detail=part.external_id)
-        grouped.setdefault((part.channel, key), []).append(part)
     ready: list[Group] = []
+    for part in parts:
+        if not _well_formed(part):
+            ready.append(Group(part.channel, f"malformed:{part.external_id}", 0, (part,), False, True))
+            continue
+        grouped.setdefault((part.channel, part.meta[KEY]), []).append(part)
     for (channel, key), members in grouped.items():
         total = max(_position(member)[0] for member in members)
         ordered = _ordered_unique(members)
@@ -142,9 +159,14 @@ def ready_groups(parts: Sequence[RawMessage], now: datetime, window: timedelta) 
 
 
 def assemble(parts: Sequence[RawMessage]) -> RawMessage:
-    """One raw message holding every part in order; meta says which parts are missing."""
+    """One raw message holding every part in order; meta says which parts are missing.
+
+    A lone part with broken concatenation meta is returned unchanged: its normalizer quarantines it.
+    """
     if not parts:
         raise ValueError("assemble needs at least one part")
+    if len(parts) == 1 and not _well_formed(parts[0]):
+        return parts[0]
     ordered = _ordered_unique(parts)
     first = ordered[0]
     channels = {part.channel for part in ordered}

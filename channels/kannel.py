@@ -13,6 +13,10 @@ The sms-service this channel expects (one line; %b is the message bytes, %u the 
 `max-messages = 0` matters: Kannel sends the body of the get-url answer back to the citizen as an SMS;
 our acknowledgement goes out later through sendsms, once the registry has given a tracking ID.
 A post-url works too: the text is then the body and from/to/udh/coding come as X-Kannel-* headers.
+
+Long messages: bearerbox joins the parts itself unless `sms-combine-concatenated-mo = false`, and it
+hands them over one by one when `sms-combine-concatenated-mo-timeout` passes first. Each such part is
+stored as event "part" (channels.concat); the pipeline reassembles them before normalization.
 """
 
 from __future__ import annotations
@@ -73,7 +77,6 @@ class KannelConfig(ChannelConfig):
     sender: str = "1708"
     smsc: str | None = None
     dlr_mask: int = DLR_MASK_ALL
-    concat_window_seconds: float = 120.0
     timeout_seconds: float = 10.0
 
     _secret_format = field_validator("secret")(check_secret_format)

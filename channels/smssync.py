@@ -340,9 +340,10 @@ class SmsSyncChannel(Channel):
             last = await self.context.cursors.get(self.name, "last_poll")
         except Exception:  # the database is down: we cannot tell
             return CredentialCheck.UNKNOWN
-        if last is None:
+        try:
+            age = utcnow() - datetime.fromisoformat(last or "")
+        except ValueError:  # never polled
             return CredentialCheck.CANNOT_CONNECT
-        age = utcnow() - datetime.fromisoformat(last)
         return CredentialCheck.OK if age <= timedelta(seconds=self.config.poll_stale_seconds) else (
             CredentialCheck.CANNOT_CONNECT
         )

@@ -10,6 +10,7 @@ from channels import concat
 from channels.concat import ConcatInfo, assemble, parse_concat_udh, ready_groups, split_assembled
 from gateway.errors import QuarantinedInput
 from gateway.messages import RawMessage
+from normalizers.kannel import normalize
 
 T0 = datetime(2026, 12, 1, 6, 0, tzinfo=UTC)
 WINDOW = timedelta(seconds=120)
@@ -77,14 +78,27 @@ def test_ready_groups(parts: list[RawMessage], now: datetime, expected: list[tup
     assert got == expected
 
 
-def test_ready_groups_refuses_a_part_without_key() -> None:
-    broken = RawMessage(channel="kannel", event="part", external_id="x", received_at=T0, payload=b"")
+@pytest.mark.parametrize(
+    "meta",
+    [
+        {},
+        {concat.KEY: "k", concat.TOTAL: "two", concat.SEQ: "1"},
+        {concat.KEY: "k", concat.TOTAL: "2", concat.SEQ: "3"},
+    ],
+    ids=["no-meta", "not-a-number", "seq-beyond-total"],
+)
+def test_a_broken_part_comes_back_alone_and_is_quarantined(meta: dict[str, str]) -> None:
+    broken = RawMessage(channel="kannel", event="part", external_id="x", received_at=T0, payload=b"", meta=meta)
+    [group] = ready_groups([broken, part(1)], T0, WINDOW)
+    assert group.parts == (broken,) and not group.complete and group.missing == ()
+    assert assemble(group.parts) is broken
     with pytest.raises(QuarantinedInput):
-        ready_groups([broken], T0, WINDOW)
+        normalize(assemble(group.parts))
 
 
 def test_assemble_orders_parts_and_marks_missing_ones() -> None:
-    assembled = assemble([part(3, at=1), part(1, at=2)])
+    group_parts = (part(3, at=1), part(1, at=2))
+    assembled = assemble(group_parts)
     assert assembled.event == concat.ASSEMBLED_EVENT
     assert assembled.received_at == T0 + timedelta(seconds=1)
     assert assembled.meta[concat.PARTS] == "1,3"
@@ -116,3 +130,10 @@ def test_split_assembled_quarantines_a_broken_document() -> None:
     broken = RawMessage(channel="kannel", event="assembled", external_id="c", received_at=T0, payload=b"{}")
     with pytest.raises(QuarantinedInput):
         split_assembled(broken)
+
+
+def test_group_anchor_is_the_first_part_and_missing_lists_the_gaps() -> None:
+    [group] = ready_groups([part(3, at=1), part(1, at=2)], T0 + WINDOW + timedelta(seconds=5), WINDOW)
+    assert group.anchor.external_id == "A-1"
+    assert group.missing == (2,)
+    assert group.expired and not group.complete
