@@ -103,7 +103,10 @@ def normalize(raw: RawMessage) -> Outcome:
         return Ignored(reason="delivery_status")
     if raw.event == PART_EVENT:
         # A part normalized on its own (replay of one file): what arrived, marked incomplete.
-        return normalize(assemble([raw]))
+        assembled = assemble([raw])
+        if assembled.event == PART_EVENT:  # its concatenation meta is broken
+            raise QuarantinedInput("malformed_part", detail=raw.external_id)
+        return normalize(assembled)
     if raw.event == ASSEMBLED_EVENT:
         parts = split_assembled(raw)
         return _with_parts(normalize_messages(raw, [parse(part) for part in parts]), parts)
