@@ -32,12 +32,18 @@ _PREFIX_LEVEL: dict[str, int] = {
 }
 # At level 2 the prefix also names the kind: "Kab. Bandung" is not "Kota Bandung".
 _PREFIX_KIND: dict[str, str] = {"kota": "kota", "kab": "kabupaten", "kabupaten": "kabupaten"}
+# A street named after an area is usually in or next to it ("Jl. Dago"), but not always: such a match is
+# kept with low confidence and never counts as precise. Other places name nothing about the area
+# ("Pasar Palasari" is not in Kelurahan Palasari, "Sungai Citarum" crosses the city).
+_STREET_CUES = frozenset({"jl", "jln", "jalan", "gg", "gang", "komplek", "komp", "kompleks", "perum", "perumahan"})
+_STREET_FACTOR = 0.6
 _NOT_REGION_CUES = frozenset({
-    "jl", "jln", "jalan", "gg", "gang", "komplek", "komp", "kompleks", "perum", "perumahan", "sungai", "kali",
-    "sekolah", "sd", "smp", "sma", "smk", "pasar", "terminal", "stasiun", "rs", "rsud", "universitas", "hotel",
+    "sungai", "kali", "sekolah", "sd", "smp", "sma", "smk", "pasar", "terminal", "stasiun", "rs", "rsud",
+    "universitas", "hotel", "air",
 })
 # Single-word region names that are ordinary words or too generic to trust without a prefix.
-_NEEDS_PREFIX = frozenset({"merdeka", "garuda", "babakan", "arjuna", "ancol", "wates", "maleer", "campaka"})
+_NEEDS_PREFIX = frozenset({"merdeka", "garuda", "babakan", "arjuna", "ancol", "wates", "maleer", "campaka", "ledeng"})
+PRECISE_CONFIDENCE = 0.6
 _RT = re.compile(r"\brt\.?\s*[:.]?\s*0*(\d{1,3})\b", re.IGNORECASE)
 _RW = re.compile(r"\brw\.?\s*[:.]?\s*0*(\d{1,3})\b", re.IGNORECASE)
 
@@ -73,6 +79,7 @@ class _Mention:
     candidates: tuple[Region, ...]
     prefix_level: int | None
     prefix_kind: str | None
+    street: bool
 
 
 @dataclass(slots=True)
@@ -132,7 +139,10 @@ class Gazetteer:
                 prefix = _PREFIX_LEVEL.get(before)
                 if before in _NOT_REGION_CUES or (prefix is None and n == 1 and tokens[i] in _NEEDS_PREFIX):
                     continue
-                found.append(_Mention(" ".join(tokens[i : i + n]), tuple(candidates), prefix, _PREFIX_KIND.get(before)))
+                found.append(_Mention(
+                    " ".join(tokens[i : i + n]), tuple(candidates), prefix, _PREFIX_KIND.get(before),
+                    street=before in _STREET_CUES,
+                ))
                 i += n - 1
                 break
             i += 1
@@ -159,6 +169,8 @@ class Gazetteer:
             base = 0.95 if mention.prefix_level is not None else 0.85 if " " in mention.text else 0.7
             if len(candidates) > 1:
                 base -= 0.15
+            if mention.street:
+                base *= _STREET_FACTOR
             for region in candidates:
                 entry = scored.setdefault(region.code, _Scored(region, 0.0))
                 entry.confidence = max(entry.confidence, base)
@@ -225,4 +237,9 @@ def _level_name(code: str) -> str:
 
 def is_precise(match: RegionMatch | None) -> bool:
     """Whether a match is good enough not to ask the reporter for their kelurahan."""
-    return match is not None and not match.ambiguous and match.level in ("kelurahan", "desa", "desa_adat")
+    return (
+        match is not None
+        and not match.ambiguous
+        and match.level in ("kelurahan", "desa", "desa_adat")
+        and match.confidence >= PRECISE_CONFIDENCE
+    )

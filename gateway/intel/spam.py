@@ -45,7 +45,8 @@ _CUES: tuple[tuple[str, str, float], ...] = (
     ("prize", r"\b(?:anda|no\.? anda|sim\s?card anda)\b.{0,30}"
               r"\b(?:resmi|terpilih|m\w{0,3}-?d\w?pa?t\w{0,4}|trdaftar|terdaftar)\b", 0.4),
     ("premium", r"\bbalas\s+sms\b|\bketik\s*:|\breg\s+\w+\s+ke\s+\d{3,5}\b", 0.5),
-    ("premium", r"\b(?:rbt|nsp|sms premium)\b|/\d?\s?hr\b|/\d+\s?hari\b", 0.4),
+    ("premium", r"\b(?:rbt|nsp|sms premium)\b", 0.4),
+    ("premium", r"/\d?\s?hr\b|/\d+\s?hari\b|\btarif\b", 0.4),
     ("premium", r"\bgratis\b", 0.2),
     ("dukun", r"\b(?:santet|pelet|pesugihan|susuk|dukun|ilmu hitam)", 0.7),
     ("promo", r"\bcuci gudang\b|\bpromo\b|\bdiskon\s+\d+\s?%", 0.4),

@@ -1,0 +1,1 @@
+"""Data shipped with the intel package: the slang list, its licence, the domain abbreviations."""
