@@ -102,6 +102,9 @@ class Channel(abc.ABC):
     name: ClassVar[str]
     events: ClassVar[frozenset[str]]
     config_model: ClassVar[type[ChannelConfig]]
+    # Webhook providers cannot be asked to retry later, so their messages go to the on-disk spool
+    # when the database is down. A channel whose sender retries by itself (SMTP: 451) says False.
+    spools: ClassVar[bool] = True
 
     def __init__(self, *, config: ChannelConfig, context: ChannelContext) -> None:
         self.config = config

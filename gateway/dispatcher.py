@@ -12,6 +12,7 @@ import sqlalchemy as sa
 import structlog
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Row
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection
 from ulid import ULID
 
@@ -59,6 +60,9 @@ class Dispatcher:
             self.last_cycle = time.monotonic()
             try:
                 claimed = await self.dispatch_pending()
+            except SQLAlchemyError as exc:
+                log.warning("dispatcher.database_unavailable", error=type(exc).__name__)
+                claimed = 0
             except Exception:
                 log.exception("dispatcher.cycle_failed")
                 claimed = 0

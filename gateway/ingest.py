@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
 from collections import OrderedDict, deque
+from collections.abc import Callable
 from dataclasses import replace
+
+import structlog
+from sqlalchemy.exc import SQLAlchemyError
 
 from gateway import metrics
 from gateway.messages import RawMessage, Sink, Stored
+from gateway.storage.archive import Archive, ArchiveUnavailable
+from gateway.storage.spool import Spool
+
+log = structlog.get_logger(__name__)
 
 FLOOD_WINDOW_SECONDS = 60.0
 
@@ -33,6 +43,49 @@ class SenderRate:
             times.popleft()
         times.append(now)
         return len(times) > self._limit
+
+
+class DurableSink:
+    """The archive, with the on-disk spool behind it for when the database is down.
+
+    While anything waits in the spool, new messages go there too, so they reach the database in the
+    order they arrived.
+    """
+
+    def __init__(self, archive: Archive, spool: Spool) -> None:
+        self._archive = archive
+        self._spool = spool
+        self._wake = asyncio.Event()
+        self.on_drained: Callable[[], None] | None = None
+
+    async def submit(self, raw: RawMessage) -> Stored:
+        """Committed to the database, or fsynced to the spool: either way durable before we answer."""
+        if self._spool.size == 0:
+            try:
+                return await self._archive.submit(raw)
+            except ArchiveUnavailable:
+                log.warning("ingest.spooling", channel=raw.channel)
+        await self._spool.append([raw])
+        self._wake.set()
+        return Stored.SPOOLED
+
+    async def drain_forever(self, *, retry_seconds: float = 1.0) -> None:
+        """Move spooled messages into the database whenever it answers again."""
+        while True:
+            if self._spool.size == 0:
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), timeout=5)
+                continue
+            try:
+                moved = await self._spool.drain(self._archive.store_many)
+            except SQLAlchemyError as exc:
+                log.info("spool.database_still_down", error=type(exc).__name__, waiting=self._spool.size)
+                await asyncio.sleep(retry_seconds)
+                continue
+            if moved and self.on_drained is not None:
+                self.on_drained()
+            await asyncio.sleep(0.05)
 
 
 class IngestSink:

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 import structlog
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Row
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway import metrics
@@ -26,7 +27,6 @@ log = structlog.get_logger(__name__)
 
 Enricher = Callable[[Complaint], Complaint]
 IgnoredHook = Callable[[AsyncConnection, str, str, Ignored], Awaitable[None]]
-LEASE = timedelta(seconds=60)
 # Records with these flags are kept but not filed until an operator releases them.
 HOLD_FLAGS = frozenset({"suspected_spam", "flood"})
 
@@ -62,11 +62,13 @@ class Pipeline:
         *,
         enrich: Enricher | None = None,
         batch_size: int = 200,
+        lease_seconds: float = 30.0,
     ) -> None:
         self._db = db
         self._normalizers = normalizers
         self._enrich = enrich
         self._batch_size = batch_size
+        self._lease = timedelta(seconds=lease_seconds)
         self.wake = asyncio.Event()
         # Hook for reasons other parts act on (consent to escalation, bounces of our replies).
         self.on_ignored: IgnoredHook | None = None
@@ -76,6 +78,9 @@ class Pipeline:
         while True:
             try:
                 done = await self.process_pending()
+            except SQLAlchemyError as exc:
+                log.warning("pipeline.database_unavailable", error=type(exc).__name__)
+                done = 0
             except Exception:
                 log.exception("pipeline.batch_failed")
                 done = 0
@@ -99,11 +104,27 @@ class Pipeline:
             ),
             order_by=table.c.received_at,
             limit=self._batch_size,
-            values={"state": "processing", "locked_until": now + LEASE},
+            values={"state": "processing", "locked_until": now + self._lease},
         )
         if rows:
-            await self.process_rows(rows)
+            try:
+                await self.process_rows(rows)
+            except BaseException:
+                await self._release([row.id for row in rows])
+                raise
         return len(rows)
+
+    async def _release(self, ids: list[str]) -> None:
+        """Give claimed rows back at once instead of leaving them until their lease runs out."""
+        try:
+            async with self._db.begin() as connection:
+                await connection.execute(
+                    sa.update(raw_message)
+                    .where(raw_message.c.id.in_(ids), raw_message.c.state == "processing")
+                    .values(state="received", locked_until=None)
+                )
+        except SQLAlchemyError:
+            pass  # still down: the lease expires and another pass takes them
 
     async def process_rows(self, rows: Sequence[Row[Any]]) -> list[tuple[str, Outcome | Quarantined]]:
         """Normalize and store the outcome of each row; idempotent for rows already processed."""

@@ -11,6 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 import structlog
 from sqlalchemy.engine import Row
+from sqlalchemy.exc import SQLAlchemyError
 
 from channels.base import Channel, OutgoingReply, SendResult
 from config.settings import DispatchSettings
@@ -61,6 +62,9 @@ class ReplySender:
         while True:
             try:
                 claimed = await self.send_pending()
+            except SQLAlchemyError as exc:
+                log.warning("replies.database_unavailable", error=type(exc).__name__)
+                claimed = 0
             except Exception:
                 log.exception("replies.cycle_failed")
                 claimed = 0

@@ -8,6 +8,7 @@ import os
 import socket
 import time
 from collections.abc import Coroutine
+from pathlib import Path
 from typing import Any, Literal
 
 import aiohttp
@@ -19,7 +20,7 @@ from channels.registry import CHANNELS
 from config.settings import Settings, channel_config
 from gateway.app import edge_errors, metrics_handler
 from gateway.dispatcher import Dispatcher
-from gateway.ingest import IngestSink
+from gateway.ingest import DurableSink, IngestSink
 from gateway.logs import REDACTOR
 from gateway.pipeline import Pipeline
 from gateway.registry.base import RegistryClient
@@ -30,6 +31,7 @@ from gateway.storage.archive import Archive
 from gateway.storage.cursors import DatabaseCursors, DatabaseDeliveries
 from gateway.storage.db import Database
 from gateway.storage.migrate import upgrade
+from gateway.storage.spool import Spool
 from normalizers.registry import NORMALIZERS
 
 log = structlog.get_logger(__name__)
@@ -50,9 +52,11 @@ class Gateway:
         self.role = role
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}"
         self.db = Database(settings.database.url, pool_size=settings.database.pool_size)
-        self.pipeline = Pipeline(self.db, NORMALIZERS)
+        self.pipeline = Pipeline(self.db, NORMALIZERS, lease_seconds=settings.dispatch.lease_seconds)
         self.archive = Archive(self.db, max_batch=settings.ingest.group_commit_max, on_stored=self.pipeline.wake.set)
-        self.sink = IngestSink(self.archive, sender_rate_per_minute=settings.ingest.sender_rate_per_minute)
+        self.spool = Spool(Path(settings.database.spool_dir))
+        self.durable = DurableSink(self.archive, self.spool)
+        self.durable.on_drained = self.pipeline.wake.set
         self.channels: dict[str, Channel] = {}
         self.registry: RegistryClient | None = None
         self.dispatcher: Dispatcher | None = None
@@ -74,16 +78,19 @@ class Gateway:
 
     def _build_channels(self) -> None:
         assert self._http is not None
-        context = ChannelContext(
-            sink=self.sink,
-            public_url=self.settings.server.base_url,
-            cursors=DatabaseCursors(self.db),
-            deliveries=DatabaseDeliveries(self.db),
-            max_body_bytes=self.settings.server.max_body_bytes,
-            http=self._http,
-        )
+        rate = self.settings.ingest.sender_rate_per_minute
+        spooling = IngestSink(self.durable, sender_rate_per_minute=rate)
+        direct = IngestSink(self.archive, sender_rate_per_minute=rate)
         for name in enabled_channels(self.settings):
             cls = CHANNELS[name]
+            context = ChannelContext(
+                sink=spooling if cls.spools else direct,
+                public_url=self.settings.server.base_url,
+                cursors=DatabaseCursors(self.db),
+                deliveries=DatabaseDeliveries(self.db),
+                max_body_bytes=self.settings.server.max_body_bytes,
+                http=self._http,
+            )
             channel = cls(config=channel_config(self.settings, name, cls.config_model), context=context)
             REDACTOR.add_secrets(channel.secrets())
             self.channels[name] = channel
@@ -101,6 +108,8 @@ class Gateway:
 
     async def start(self, *, migrate: bool = True) -> None:
         """Migrate, connect, start the workers and the HTTP server."""
+        if self.serves_ingest:
+            self.spool.open()  # refuses to start when the spool folder is not writable
         if migrate:
             await asyncio.to_thread(upgrade, self.settings.database.url)
         REDACTOR.add_secrets([self.settings.registry.token.get_secret_value()])
@@ -108,6 +117,7 @@ class Gateway:
         self._build_channels()
         if self.serves_ingest:
             self._spawn(self.pipeline.run(), "pipeline")
+            self._spawn(self.durable.drain_forever(), "spool-drainer")
         if self.serves_dispatch:
             self.registry = make_registry(self.settings.registry, session=self._http)
             self.dispatcher = Dispatcher(self.db, self.registry, self.settings.dispatch, worker_id=self.worker_id)
@@ -171,6 +181,7 @@ class Gateway:
                 "dispatch_dead": depths["dispatch"].get("dead", 0),
                 "reply_pending": depths["reply"].get("pending", 0) + depths["reply"].get("sending", 0),
             }
+        body["spool"] = self.spool.size
         healthy = database and body["dispatcher_alive"] is not False
         body["status"] = "ok" if healthy else "degraded"
         return web.json_response(body, status=200 if healthy else 503)
