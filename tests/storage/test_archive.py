@@ -139,6 +139,15 @@ async def test_transport_flags_are_stored(db: Database, meta: dict[str, str], fl
     assert row.flags == flags
 
 
+async def settle_failed_sqlite_connect() -> None:
+    """Let aiosqlite's worker thread finish stopping after a failed connect.
+
+    aiosqlite 0.22 stops the thread with a future nobody awaits; if the test's loop closes first,
+    the thread reports "Event loop is closed" as an unhandled thread exception.
+    """
+    await asyncio.sleep(0.05)
+
+
 async def _submit_to(url: str, raw: RawMessage) -> Stored:
     database = Database(url)
     archive = Archive(database)
@@ -154,6 +163,7 @@ async def test_unavailable_sqlite_path_is_an_error_not_a_success(tmp_path: Path)
     path.mkdir()  # a directory where the database file should be: SQLite cannot open it
     with pytest.raises(ArchiveUnavailable):
         await _submit_to(f"sqlite+aiosqlite:///{path}", twilio_raw("SMnodb"))
+    await settle_failed_sqlite_connect()
 
 
 @contextmanager

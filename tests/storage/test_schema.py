@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -60,6 +61,7 @@ async def test_ping_is_false_when_the_database_is_unreachable(tmp_path: Path) ->
         assert not await db.ping()
     finally:
         await db.dispose()
+    await asyncio.sleep(0.05)  # aiosqlite's worker thread stops after a failed connect; let it finish
 
 
 async def test_cursor_values_are_stored_and_replaced(db: Database) -> None:
