@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, MutableMapping
 from typing import Literal
 
 PiiKind = Literal["email", "nik", "phone", "bank_account", "number"]
@@ -89,3 +89,13 @@ def placeholder_pii(text: str) -> str:
 def find_pii(text: str) -> list[tuple[PiiKind, str]]:
     """The personal data found in a text, as (kind, value) pairs, for tests and counting."""
     return [(_kind(m), m.group(_kind(m))) for m in _PII.finditer(text)]
+
+
+def redact_log_event(
+    _logger: object, _method: str, event_dict: MutableMapping[str, object],
+) -> MutableMapping[str, object]:
+    """A structlog processor that masks personal data in every string value of a log event."""
+    for key, value in event_dict.items():
+        if isinstance(value, str):
+            event_dict[key] = mask_pii(value)
+    return event_dict

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from pydantic import Field
-
-from config.settings import Section
+from pydantic import BaseModel, ConfigDict, Field
 
 
-class IntelSettings(Section):
+# Not config.settings.Section: config/settings.py imports this module for its `intel` section.
+class IntelSettings(BaseModel):
     """Text intelligence for one deployment; built into an IntelContext once per process."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     enabled: bool = True
     # Kemendagri code of the deployment's jurisdiction: "32.73" is Kota Bandung. Region matching stays inside it.

@@ -58,3 +58,20 @@ def test_no_sixteen_digit_run_survives(text: str) -> None:
 def test_embedded_digit_runs_are_masked(length: int, before: str, after: str) -> None:
     text = f"{before} {'7' * length} {after}"
     assert not SIXTEEN.search(mask_pii(text))
+
+
+def test_structlog_processor_masks_log_events() -> None:
+    import structlog
+    from structlog.testing import LogCapture
+
+    from gateway.intel.pii import redact_log_event
+
+    capture = LogCapture()
+    structlog.configure(processors=[redact_log_event, capture])
+    try:
+        structlog.get_logger("t").info("complaint received", body="NIK 3273012345678901 hp 081234567890", n=3)
+    finally:
+        structlog.reset_defaults()
+    (event,) = capture.entries
+    assert "3273012345678901" not in str(event) and "081234567890" not in str(event)
+    assert event["n"] == 3
