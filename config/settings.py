@@ -80,6 +80,7 @@ class IngestSettings(Section):
 
     sender_rate_per_minute: int = 30
     group_commit_max: int = 256
+    concat_window_seconds: float = 120.0
 
 
 class LoggingSettings(Section):

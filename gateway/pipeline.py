@@ -15,10 +15,11 @@ from sqlalchemy.engine import Row
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from channels import concat
 from gateway import metrics
 from gateway.messages import RawMessage, utcnow
 from gateway.outcomes import Normalizer, Quarantined, normalize_safely
-from gateway.records import Complaint, FollowUp, Ignored, Outcome, Reference, StatusChange
+from gateway.records import Complaint, FollowUp, Ignored, Outcome, Reference, StatusChange, raw_id
 from gateway.storage.claims import claim
 from gateway.storage.db import Database
 from gateway.storage.tables import complaint, dispatch_job, raw_message, reply, reporter_preference
@@ -43,6 +44,15 @@ def raw_from_row(row: Row[Any]) -> RawMessage:
     )
 
 
+def raw_id_of(raw: RawMessage) -> str:
+    """The archive row id of a raw message."""
+    return raw_id(raw.channel, raw.external_id)
+
+
+def _same_group(raw: RawMessage, group: concat.Group) -> bool:
+    return raw.channel == group.channel and raw.meta.get(concat.KEY) == group.key
+
+
 def outcome_name(outcome: Outcome | Quarantined) -> str:
     """complaint | follow_up | ignored | quarantined."""
     if isinstance(outcome, Quarantined):
@@ -63,12 +73,14 @@ class Pipeline:
         enrich: Enricher | None = None,
         batch_size: int = 200,
         lease_seconds: float = 30.0,
+        concat_window_seconds: float = 120.0,
     ) -> None:
         self._db = db
         self._normalizers = normalizers
         self._enrich = enrich
         self._batch_size = batch_size
         self._lease = timedelta(seconds=lease_seconds)
+        self._concat_window = timedelta(seconds=concat_window_seconds)
         self.wake = asyncio.Event()
         # Hook for reasons other parts act on (consent to escalation, bounces of our replies).
         self.on_ignored: IgnoredHook | None = None
@@ -78,6 +90,7 @@ class Pipeline:
         while True:
             try:
                 done = await self.process_pending()
+                await self.process_parts()
             except SQLAlchemyError as exc:
                 log.warning("pipeline.database_unavailable", error=type(exc).__name__)
                 done = 0
@@ -98,9 +111,12 @@ class Pipeline:
         rows = await claim(
             self._db,
             table,
-            ready=sa.or_(
-                table.c.state == "received",
-                sa.and_(table.c.state == "processing", table.c.locked_until < now),
+            ready=sa.and_(
+                table.c.event != "part",
+                sa.or_(
+                    table.c.state == "received",
+                    sa.and_(table.c.state == "processing", table.c.locked_until < now),
+                ),
             ),
             order_by=table.c.received_at,
             limit=self._batch_size,
@@ -113,6 +129,55 @@ class Pipeline:
                 await self._release([row.id for row in rows])
                 raise
         return len(rows)
+
+    async def process_parts(self) -> int:
+        """Reassemble concatenated SMS: a group is normalized once all parts are in, or after the window.
+
+        Every part stays in the archive; the record hangs on the first part's row and the other parts
+        point to it. Groups still waiting are given back for a later pass.
+        """
+        now = utcnow()
+        table = raw_message
+        rows = await claim(
+            self._db,
+            table,
+            ready=sa.and_(
+                table.c.event == "part",
+                sa.or_(
+                    table.c.state == "received",
+                    sa.and_(table.c.state == "processing", table.c.locked_until < now),
+                ),
+            ),
+            order_by=table.c.received_at,
+            limit=self._batch_size * 5,
+            values={"state": "processing", "locked_until": now + self._lease},
+        )
+        if not rows:
+            return 0
+        by_id = {row.id: row for row in rows}
+        raws = {row.id: raw_from_row(row) for row in rows}
+        finished: set[str] = set()
+        try:
+            async with self._db.begin() as connection:
+                for group in concat.ready_groups(list(raws.values()), now, self._concat_window):
+                    anchor = raw_id_of(group.anchor)
+                    outcome = normalize_safely(concat.assemble(group.parts), self._normalizers)
+                    values = await self._apply(connection, anchor, group.channel, outcome, flags=by_id[anchor].flags)
+                    members = [key for key, raw in raws.items() if key != anchor and _same_group(raw, group)]
+                    if members:
+                        await connection.execute(
+                            sa.update(raw_message).where(raw_message.c.id.in_(members))
+                            .values(**values, reason=f"part_of:{anchor}")
+                        )
+                    finished.update({anchor, *members})
+                    metrics.NORMALIZED.labels(group.channel, outcome_name(outcome)).inc()
+        except BaseException:
+            await self._release(list(by_id))
+            raise
+        waiting = [key for key in by_id if key not in finished]
+        if waiting:
+            await self._release(waiting)
+        return len(finished)
 
     async def _release(self, ids: list[str]) -> None:
         """Give claimed rows back at once instead of leaving them until their lease runs out."""
@@ -138,7 +203,7 @@ class Pipeline:
 
     async def _apply(
         self, connection: AsyncConnection, raw_id: str, channel: str, outcome: Outcome | Quarantined, *, flags: str
-    ) -> None:
+    ) -> dict[str, Any]:
         now = utcnow()
         done = {"processed_at": now, "locked_until": None}
         if isinstance(outcome, Quarantined):
@@ -156,6 +221,7 @@ class Pipeline:
             await self._store_record(connection, raw_id, record)
             values = {"state": "normalized", "reason": None, "complaint_id": record.id, **done}
         await connection.execute(sa.update(raw_message).where(raw_message.c.id == raw_id).values(**values))
+        return values
 
     async def _act_on_ignored(
         self, connection: AsyncConnection, channel: str, raw_id: str, outcome: Ignored

@@ -52,7 +52,12 @@ class Gateway:
         self.role = role
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}"
         self.db = Database(settings.database.url, pool_size=settings.database.pool_size)
-        self.pipeline = Pipeline(self.db, NORMALIZERS, lease_seconds=settings.dispatch.lease_seconds)
+        self.pipeline = Pipeline(
+            self.db,
+            NORMALIZERS,
+            lease_seconds=settings.dispatch.lease_seconds,
+            concat_window_seconds=settings.ingest.concat_window_seconds,
+        )
         self.archive = Archive(self.db, max_batch=settings.ingest.group_commit_max, on_stored=self.pipeline.wake.set)
         self.spool = Spool(Path(settings.database.spool_dir))
         self.durable = DurableSink(self.archive, self.spool)

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from gateway.outcomes import Normalizer
-from normalizers import twilio
+from normalizers import jasmin, kannel, smssync, twilio
 
 NORMALIZERS: dict[str, Normalizer] = {
     "twilio": twilio.normalize,
+    "kannel": kannel.normalize,
+    "jasmin": jasmin.normalize,
+    "smssync": smssync.normalize,
 }

@@ -52,7 +52,11 @@ class DatabaseDeliveries:
         async with self._db.begin() as connection:
             result = await connection.execute(
                 sa.update(reply)
-                .where(reply.c.channel == channel, reply.c.provider_id == provider_id)
+                # Kannel and SMSSync report on our own reply id, which can arrive before provider_id is saved.
+                .where(
+                    reply.c.channel == channel,
+                    sa.or_(reply.c.provider_id == provider_id, reply.c.id == provider_id),
+                )
                 .values(delivery_status=status[:32], last_error=detail or None)
             )
         return bool(result.rowcount)
