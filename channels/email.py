@@ -13,8 +13,8 @@ from pathlib import Path
 import structlog
 from pydantic import Field, SecretStr, field_validator, model_validator
 
-from channels.base import Channel, ChannelConfig, CredentialCheck, OutgoingReply, SendResult
-from channels.email_reply import Relay, ack_message_id, check_relay, compose, deliver
+from channels.base import Channel, CredentialCheck, OutgoingReply, SendResult
+from channels.email_reply import RelaySettings, check_relay, send_ack
 from channels.email_server import Acceptance, EmailIngress, ServerOptions, start_server, tls_context
 from gateway import metrics
 from gateway.errors import ConfigurationError
@@ -24,7 +24,7 @@ from normalizers.email_parse import external_id
 log = structlog.get_logger(__name__)
 
 
-class EmailConfig(ChannelConfig):
+class EmailConfig(RelaySettings):
     """`[channels.email]`: the SMTP server, who it takes mail for, and the outbound relay."""
 
     host: str = "127.0.0.1"
@@ -40,16 +40,6 @@ class EmailConfig(ChannelConfig):
     require_starttls: bool = False
     require_auth: bool = False
     auth_users: dict[str, SecretStr] = Field(default_factory=dict)
-    relay_host: str = "127.0.0.1"
-    relay_port: int = 25
-    relay_username: str | None = None
-    relay_password: SecretStr | None = None
-    relay_starttls: bool = False
-    relay_tls: bool = False
-    relay_ca_file: str | None = None
-    relay_timeout_seconds: float = 30.0
-    from_address: str = "pengaduan@localhost"
-    from_name: str = "LAPOR! Layanan Pengaduan"
 
     @field_validator("domains", "addresses")
     @classmethod
@@ -64,8 +54,6 @@ class EmailConfig(ChannelConfig):
             raise ValueError("require_starttls and require_auth need tls_cert and tls_key (AUTH only after STARTTLS)")
         if self.require_auth and not self.auth_users:
             raise ValueError("require_auth needs auth_users")
-        if "@" not in self.from_address:
-            raise ValueError("from_address must be an email address")
         return self
 
 
@@ -92,9 +80,7 @@ class EmailChannel(Channel):
     def secrets(self) -> Sequence[str]:
         """The relay password and the SMTP AUTH passwords."""
         found = [secret.get_secret_value() for secret in self.config.auth_users.values()]
-        if self.config.relay_password is not None:
-            found.append(self.config.relay_password.get_secret_value())
-        return tuple(value for value in found if value)
+        return tuple(value for value in (*found, *self.config.relay_secrets()) if value)
 
     def _acceptance(self) -> Acceptance:
         accepted = Acceptance(domains=frozenset(self.config.domains), addresses=frozenset(self.config.addresses))
@@ -138,28 +124,12 @@ class EmailChannel(Channel):
             server.close()
             await server.wait_closed()
 
-    def _relay(self) -> Relay:
-        password = self.config.relay_password.get_secret_value() if self.config.relay_password else None
-        return Relay(
-            host=self.config.relay_host,
-            port=self.config.relay_port,
-            username=self.config.relay_username,
-            password=password,
-            starttls=self.config.relay_starttls,
-            implicit_tls=self.config.relay_tls,
-            ca_file=self.config.relay_ca_file,
-            timeout=self.config.relay_timeout_seconds,
-        )
-
     async def send(self, reply: OutgoingReply) -> SendResult:
         """Send the acknowledgement; its Message-ID is the provider id replies and bounces point at."""
-        message = compose(
-            reply, from_address=self.config.from_address, from_name=self.config.from_name, now=utcnow()
-        )
-        await deliver(message, self._relay(), sender=self.config.from_address)
+        provider_id = await send_ack(reply, self.config, now=utcnow())
         metrics.REPLIES.labels(self.name, "sent").inc()
-        return SendResult(provider_id=ack_message_id(reply.id, self.config.from_address))
+        return SendResult(provider_id=provider_id)
 
     async def check_credentials(self) -> CredentialCheck:
         """Log in to the outbound relay."""
-        return await check_relay(self._relay())
+        return await check_relay(self.config.relay())

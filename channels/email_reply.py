@@ -15,8 +15,9 @@ from email.message import EmailMessage
 from email.utils import format_datetime, formataddr
 
 import aiosmtplib
+from pydantic import SecretStr, model_validator
 
-from channels.base import CredentialCheck, OutgoingReply
+from channels.base import ChannelConfig, CredentialCheck, OutgoingReply
 from gateway.errors import ConfigurationError, PermanentFailure, TransientFailure
 from normalizers.email_machine import NO_REPLY
 from normalizers.email_parse import message_ids
@@ -45,6 +46,51 @@ class Relay:
     def tls(self) -> ssl.SSLContext | None:
         """A verifying client context with the configured CA, or None for the system CAs."""
         return ssl.create_default_context(cafile=self.ca_file) if self.ca_file else None
+
+
+class RelaySettings(ChannelConfig):
+    """The outbound relay acknowledgements go through; shared by the `email` and `imap` channels."""
+
+    relay_host: str = "127.0.0.1"
+    relay_port: int = 25
+    relay_username: str | None = None
+    relay_password: SecretStr | None = None
+    relay_starttls: bool = False
+    relay_tls: bool = False
+    relay_ca_file: str | None = None
+    relay_timeout_seconds: float = 30.0
+    from_address: str = "pengaduan@localhost"
+    from_name: str = "LAPOR! Layanan Pengaduan"
+
+    @model_validator(mode="after")
+    def _from_is_an_address(self) -> RelaySettings:
+        if "@" not in self.from_address:
+            raise ValueError("from_address must be an email address")
+        return self
+
+    def relay(self) -> Relay:
+        """The relay as the sending code wants it."""
+        return Relay(
+            host=self.relay_host,
+            port=self.relay_port,
+            username=self.relay_username,
+            password=self.relay_password.get_secret_value() if self.relay_password else None,
+            starttls=self.relay_starttls,
+            implicit_tls=self.relay_tls,
+            ca_file=self.relay_ca_file,
+            timeout=self.relay_timeout_seconds,
+        )
+
+    def relay_secrets(self) -> tuple[str, ...]:
+        """The relay password, when there is one."""
+        return (self.relay_password.get_secret_value(),) if self.relay_password else ()
+
+
+async def send_ack(reply: OutgoingReply, settings: RelaySettings, *, now: datetime) -> str:
+    """Compose and hand over an acknowledgement; returns its Message-ID (the provider id)."""
+    message = compose(reply, from_address=settings.from_address, from_name=settings.from_name, now=now)
+    await deliver(message, settings.relay(), sender=settings.from_address)
+    return ack_message_id(reply.id, settings.from_address)
 
 
 def ack_message_id(reply_id: str, from_address: str) -> str:
