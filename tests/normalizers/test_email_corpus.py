@@ -6,17 +6,22 @@ One row per file: the outcome, and the reason (ignored, quarantined) or the repo
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from channels.registry import CHANNELS
 from gateway.errors import QuarantinedInput, UnsupportedEvent
 from gateway.messages import RawMessage
 from gateway.records import Complaint, FollowUp, Ignored
 from normalizers.email import normalize
 from normalizers.email_parse import external_id
+from normalizers.registry import NORMALIZERS
 
 CORPUS = Path(__file__).resolve().parents[2] / ".." / "shared" / "corpus"
 FOLDERS = ("email-cpython-testdata", "email-mailgun-flanker", "email-spamscope-mail-parser")
@@ -131,3 +136,24 @@ def test_every_corpus_file_has_a_row() -> None:
         if path.is_file() and path.name != "MANIFEST.md"
     }
     assert files == {row[0] for row in TABLE}
+
+
+def test_replay_dry_run_gives_the_same_table() -> None:
+    """The operator's path: `lapor-gateway replay --dry-run --channel email FILE...`, one JSON line each."""
+    root = corpus_or_skip()
+    if "email" not in CHANNELS or "email" not in NORMALIZERS:
+        pytest.skip("the email channel is not in channels/registry.py and normalizers/registry.py yet")
+    cli = Path(sys.executable).parent / "lapor-gateway"
+    files = [str(root / name) for name, _outcome, _detail in TABLE]
+    done = subprocess.run(
+        [str(cli), "replay", "--dry-run", "--channel", "email", *files],
+        capture_output=True, text=True, timeout=120, check=True,
+    )
+    lines = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+    assert [line["source"] for line in lines] == files  # none lost
+    got = []
+    for line in lines:
+        record = line["record"] or {}
+        detail = line["reason"] if line["outcome"] in ("ignored", "quarantined") else record["reporter"]["identity"]
+        got.append((line["outcome"], detail))
+    assert got == [(outcome, detail) for _name, outcome, detail in TABLE]
