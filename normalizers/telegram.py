@@ -1,0 +1,151 @@
+"""Telegram bot updates into the canonical record.
+
+Message object: https://core.telegram.org/bots/api#message
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+
+from gateway.errors import QuarantinedInput, UnsupportedEvent
+from gateway.messages import RawMessage
+from gateway.records import (
+    Attachment,
+    Body,
+    Complaint,
+    FollowUp,
+    Ignored,
+    Location,
+    Outcome,
+    RawRef,
+    Reference,
+    ReplyRoute,
+    Reporter,
+    Thread,
+    raw_id,
+    record_id,
+)
+from normalizers.text import (
+    clean_text,
+    dedup_key,
+    derive_title,
+    detect_language,
+    extract_markers,
+    leading_tracking_reference,
+)
+
+Json = Mapping[str, object]
+FILE_PREFIX = "telegram-file:"
+MEDIA_ONLY_TITLE = "Laporan dengan lampiran"
+_IGNORED_EVENTS = {"edited_message": "edited_message", "channel_post": "channel_post",
+                   "edited_channel_post": "channel_post", "my_chat_member": "membership_change"}
+# "/lapor jalan rusak" or "/start@LaporBot": a command, optionally addressed to the bot, and its text.
+_COMMAND = re.compile(r"^/(\w{1,32})(?:@\w+)?(?:\s+|$)")
+_FILE_KINDS = {"document": "application/octet-stream", "voice": "audio/ogg", "audio": "audio/mpeg",
+               "video": "video/mp4", "video_note": "video/mp4", "animation": "video/mp4"}
+
+
+def _obj(value: object) -> Json:
+    return value if isinstance(value, dict) else {}
+
+
+def _str(value: object) -> str | None:
+    return str(value) if value not in (None, "") else None
+
+
+def _attachments(message: Json) -> tuple[Attachment, ...]:
+    found: list[Attachment] = []
+    sizes = message.get("photo")
+    if isinstance(sizes, list) and sizes and isinstance(sizes[-1], dict) and sizes[-1].get("file_id"):
+        largest = sizes[-1]  # Telegram lists a photo's sizes smallest first
+        size = largest.get("file_size")
+        found.append(Attachment(media_type="image/jpeg", url=FILE_PREFIX + str(largest["file_id"]),
+                                size=size if isinstance(size, int) else None))
+    for kind, default in _FILE_KINDS.items():
+        item = _obj(message.get(kind))
+        if item.get("file_id"):
+            size = item.get("file_size")
+            found.append(Attachment(media_type=str(item.get("mime_type") or default),
+                                    url=FILE_PREFIX + str(item["file_id"]), name=_str(item.get("file_name")),
+                                    size=size if isinstance(size, int) else None))
+    return tuple(found)
+
+
+def _location(message: Json) -> Location | None:
+    venue = _obj(message.get("venue"))
+    point = _obj(venue.get("location")) or _obj(message.get("location"))
+    try:
+        latitude, longitude = float(str(point["latitude"])), float(str(point["longitude"]))
+    except (KeyError, ValueError):
+        return None
+    text = " ".join(p for p in (_str(venue.get("title")), _str(venue.get("address"))) if p) or None
+    return Location(text=text, latitude=latitude, longitude=longitude)
+
+
+def _load(payload: bytes) -> Json:
+    try:
+        value = json.loads(payload)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise QuarantinedInput("malformed_json", detail=type(exc).__name__) from exc
+    if not isinstance(value, dict):
+        raise QuarantinedInput("malformed_json", detail="not an object")
+    return value
+
+
+def normalize(raw: RawMessage) -> Outcome:
+    """A private message to the bot becomes a complaint or follow-up; other updates are Ignored."""
+    if raw.event in _IGNORED_EVENTS:
+        return Ignored(reason=_IGNORED_EVENTS[raw.event])
+    if raw.event != "message":
+        raise UnsupportedEvent("unsupported_event", detail=raw.event)
+    message = _obj(_load(raw.payload).get("message"))
+    sender, chat = _obj(message.get("from")), _obj(message.get("chat"))
+    if sender.get("id") is None or chat.get("id") is None or message.get("message_id") is None:
+        raise QuarantinedInput("missing_field", detail="message.from/chat/message_id")
+    if sender.get("is_bot"):
+        return Ignored(reason="bot_message")
+    if chat.get("type") != "private":
+        # Replying in a group would expose the complaint to everyone in it.
+        return Ignored(reason="not_private_chat", detail=str(chat.get("type")))
+
+    text = clean_text(str(message.get("text") or message.get("caption") or ""))
+    attachments, location = _attachments(message), _location(message)
+    command = _COMMAND.match(text)
+    if command is not None:
+        text = text[command.end():].strip()
+        if not text and not attachments and location is None:
+            return Ignored(reason="bot_command", detail=command.group(1).lower())
+    if not text and not attachments and location is None:
+        return Ignored(reason="empty_message")
+
+    tracking, text = leading_tracking_reference(text)
+    markers = extract_markers(text)
+    text = markers.text
+    chat_id, user_id = str(chat["id"]), str(sender["id"])
+    references: list[Reference] = [tracking] if tracking else []
+    replied = _obj(message.get("reply_to_message"))
+    if replied.get("message_id") is not None:
+        # Our sent messages and stored messages are both keyed "<chat id>:<message id>".
+        references.append(Reference(kind="message_id", value=f"{chat_id}:{replied['message_id']}"))
+    identity = f"telegram:{user_id}"
+    name = " ".join(p for p in (_str(sender.get("first_name")), _str(sender.get("last_name"))) if p) or None
+    record = Complaint(
+        id=record_id(raw.channel, raw.external_id, raw.received_at),
+        channel=raw.channel,
+        received_at=raw.received_at,
+        raw=RawRef(ids=(raw_id(raw.channel, raw.external_id),), sha256=(raw.sha256,)),
+        reporter=Reporter(identity=identity, user_id=user_id, handle=_str(sender.get("username")), name=name),
+        privacy=markers.privacy,
+        title=derive_title(text, fallback=MEDIA_ONLY_TITLE),
+        body=Body(text=text, language=detect_language(text)),
+        location=location,
+        attachments=attachments,
+        dedup_key=dedup_key(identity, text),
+        thread=Thread(conversation_key=f"telegram:{chat_id}", references=tuple(references)),
+        reply_to=ReplyRoute(channel=raw.channel, address=chat_id, in_reply_to=str(message["message_id"])),
+    )
+    if references:
+        return FollowUp(references=tuple(references), record=record)
+    return record
