@@ -97,8 +97,10 @@ def _complaint(raw: RawMessage, message: EmailMessage) -> Outcome:
     if not text:
         text = title
     message_id = (message_ids(header(message, "Message-ID")) or (None,))[0]
-    parents = message_ids(header(message, "References")) + message_ids(header(message, "In-Reply-To"))
-    references = thread_references(subject, parents)
+    in_reply_to = message_ids(header(message, "In-Reply-To"))
+    ancestry = message_ids(header(message, "References"))
+    references = thread_references(subject, in_reply_to, ancestry)
+    root = (ancestry or in_reply_to or (message_id,))[0]
     flags += tuple(
         flag
         for flag, on in (
@@ -121,7 +123,7 @@ def _complaint(raw: RawMessage, message: EmailMessage) -> Outcome:
         body=Body(text=text, language=detect_language(text)),
         attachments=attachments.items,
         dedup_key=dedup_key(reporter.identity, title, text),
-        thread=Thread(conversation_key=(parents[0] if parents else message_id), references=references),
+        thread=Thread(conversation_key=root, references=references),
         reply_to=ReplyRoute(
             channel=raw.channel, address=route, sender=_recipient(message, raw), in_reply_to=message_id
         ),

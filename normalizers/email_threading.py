@@ -40,13 +40,27 @@ def is_ack_id(message_id: str) -> bool:
     return message_id.strip("<>").lower().startswith(ACK_ID_PREFIX)
 
 
-def thread_references(subject: str, parents: tuple[str, ...]) -> tuple[Reference, ...]:
-    """References a reply carries: the subject tag, then our acknowledgements it answers."""
+def thread_references(subject: str, in_reply_to: tuple[str, ...], references: tuple[str, ...]) -> tuple[Reference, ...]:
+    """References a reply carries, strongest first: the subject tag, our acknowledgements it
+    answers, then its other parents nearest first (a reporter replying to their own first mail).
+
+    The pipeline resolves them; for a Message-ID without the tag it should also check
+    `subject_matches` against the subject of what the id points to, so that an old thread
+    reused for a new problem becomes a new complaint.
+    """
     found: list[Reference] = []
     tag = subject_tag(subject)
     if tag is not None:
         found.append(Reference(kind="tracking_id", value=tag))
-    for message_id in parents[-MAX_REFERENCES:]:
-        if is_ack_id(message_id):
-            found.append(Reference(kind="message_id", value=message_id))
+    parents = list(dict.fromkeys((*in_reply_to, *reversed(references))))[:MAX_REFERENCES]
+    ours = [message_id for message_id in parents if is_ack_id(message_id)]
+    others = [message_id for message_id in parents if not is_ack_id(message_id)]
+    found += [Reference(kind="message_id", value=message_id) for message_id in (*ours, *others)]
     return tuple(dict.fromkeys(found))
+
+
+def subject_matches(reply_subject: str, original_subject: str) -> bool:
+    """Whether a reply's subject is still about the original (prefixes and our tag ignored)."""
+    reply = clean_subject(reply_subject).casefold()
+    original = clean_subject(original_subject).casefold()
+    return bool(reply) and bool(original) and (reply == original or original in reply or reply in original)

@@ -104,6 +104,7 @@ async def test_citizen_reply_to_the_ack_is_a_follow_up(relay: Relay) -> None:
     assert outcome.references == (
         Reference(kind="tracking_id", value="1916449"),
         Reference(kind="message_id", value=str(result.provider_id)),
+        Reference(kind="message_id", value=CITIZEN_ID),
     )
 
 

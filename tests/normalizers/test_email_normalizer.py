@@ -19,6 +19,7 @@ from normalizers.email_attachments import MAX_ATTACHMENTS, sanitize_name
 from normalizers.email_charset import decode_text
 from normalizers.email_parse import external_id
 from normalizers.email_quotes import trim_reply
+from normalizers.email_threading import subject_matches
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "email"
 RECEIVED = datetime(2025, 12, 1, 1, 0, tzinfo=UTC)
@@ -82,6 +83,7 @@ def test_markers_quotes_and_mobile_footer_trimmed() -> None:
             (
                 Reference(kind="tracking_id", value="1916449"),
                 Reference(kind="message_id", value="<lapor-ack.01JDXYZ@lapor.example.go.id>"),
+                Reference(kind="message_id", value="<complaint-plain-1@example.id>"),
             ),
             "Laporan Anda telah diterima",
         ),
@@ -103,13 +105,30 @@ def test_replies_are_follow_ups(name: str, references: tuple[Reference, ...], ti
     assert "Laporan Anda telah kami terima" not in outcome.record.body.text
 
 
-def test_foreign_in_reply_to_is_not_a_follow_up() -> None:
+def test_reply_to_any_message_carries_the_reference_for_the_pipeline() -> None:
+    """A reporter replying to their own first mail: the pipeline resolves it, or keeps it unresolved."""
     payload = (FIXTURES / "complaint-plain.eml").read_bytes().replace(
         b"MIME-Version", b"In-Reply-To: <someone-else@example.org>\nMIME-Version", 1
     )
     outcome = normalize(raw_of(payload))
-    assert isinstance(outcome, Complaint)
-    assert outcome.thread.conversation_key == "<someone-else@example.org>"
+    assert isinstance(outcome, FollowUp)
+    assert outcome.references == (Reference(kind="message_id", value="<someone-else@example.org>"),)
+    assert outcome.record.thread.conversation_key == "<someone-else@example.org>"
+
+
+@pytest.mark.parametrize(
+    ("reply", "original", "matches"),
+    [
+        ("Re: [LAPOR #1916449] Jalan rusak", "[LAPOR #1916449] Jalan rusak", True),
+        ("Balas: Jalan rusak di Jl. Merdeka", "Jalan rusak di Jl. Merdeka", True),
+        ("RE: AW: jalan RUSAK", "Jalan rusak", True),
+        ("Re: Lampu jalan mati", "[LAPOR #1916449] Jalan rusak", False),
+        ("Re:", "Jalan rusak", False),
+    ],
+    ids=["tagged", "indonesian-prefix", "stacked-prefixes-case", "new-topic", "empty"],
+)
+def test_subject_matches(reply: str, original: str, matches: bool) -> None:
+    assert subject_matches(reply, original) is matches
 
 
 def test_html_only_converted_without_quote() -> None:
