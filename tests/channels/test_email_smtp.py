@@ -333,3 +333,25 @@ async def test_no_recipients_configured_is_a_configuration_error() -> None:
     channel = EmailChannel(config=EmailConfig(port=0), context=memory_context())
     with pytest.raises(ConfigurationError):
         await channel.start()
+
+
+async def test_require_starttls_refuses_plaintext_mail(tmp_path: Path) -> None:
+    pki = make_pki(tmp_path / "pki")
+    sink = SwitchableSink()
+    channel = make_channel(
+        memory_context(sink), tls_cert=str(pki.server_cert), tls_key=str(pki.server_key), require_starttls=True
+    )
+    server = await channel.start()
+    port = int(server.sockets[0].getsockname()[1])
+    try:
+        with pytest.raises(aiosmtplib.SMTPSenderRefused) as caught:
+            await aiosmtplib.send(message_bytes(), sender="budi@warga.example.id", recipients=[INBOX],
+                                  hostname="127.0.0.1", port=port, start_tls=False)
+        assert caught.value.code == 530
+        context = ssl.create_default_context(cafile=str(pki.ca_cert))
+        await aiosmtplib.send(message_bytes(), sender="budi@warga.example.id", recipients=[INBOX],
+                              hostname="127.0.0.1", port=port, start_tls=True, tls_context=context)
+        assert [raw.meta["tls"] for raw in sink.stored] == ["yes"]
+    finally:
+        server.close()
+        await server.wait_closed()
