@@ -278,8 +278,10 @@ async def add_response(request: web.Request) -> web.Response:
 
 
 async def healthz(request: web.Request) -> web.Response:
-    """GET /healthz: the sandbox is up and its database answers."""
-    return web.json_response({"status": "ok", "complaints": request.app[STORE].count()})
+    """GET /healthz: the sandbox is up, its database answers, and how many contract requests it saw."""
+    return web.json_response(
+        {"status": "ok", "complaints": request.app[STORE].count(), "requests": request.app[FAULTS].requests}
+    )
 
 
 def build_sim_app(

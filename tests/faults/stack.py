@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterable
@@ -81,11 +82,23 @@ class Deployment:
         items: list[dict[str, Any]] = []
         page: int | None = 1
         while page:
-            data = http_json(f"{self.registry_url}/complaints?page={page}", token=REGISTRY_TOKEN)
+            data = self._get_through_faults(f"{self.registry_url}/complaints?page={page}")
             assert isinstance(data, dict)
             items += data["items"]
             page = data["next_page"]
         return items
+
+    @staticmethod
+    def _get_through_faults(url: str) -> object:
+        """GET from the registry, retrying the faults it was told to inject (503, 429)."""
+        for _ in range(100):
+            try:
+                return http_json(url, token=REGISTRY_TOKEN)
+            except urllib.error.HTTPError as exc:
+                if exc.code not in (429, 503):
+                    raise
+                time.sleep(0.05)
+        raise AssertionError(f"registry kept failing for {url}")
 
     def sent(self) -> list[dict[str, Any]]:
         data = http_json(f"{self.twilio_url}/sandbox/messages")
