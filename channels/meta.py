@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 import aiohttp
@@ -85,6 +86,17 @@ class MetaChannel(Channel):
     def secrets(self) -> Sequence[str]:
         """Secret values of this channel's configuration."""
         return self.settings.secrets()
+
+    @classmethod
+    def raw_from_file(cls, payload: bytes, *, source: str) -> RawMessage:
+        """A stored webhook body holding one message or status, keyed as live traffic (wamid / mid)."""
+        raw = super().raw_from_file(payload, source=source)
+        body = parse_object(payload)
+        if body is None:
+            return replace(raw, event="unknown")
+        split = split_delivery(body, raw_body=payload, received_at=raw.received_at, meta=raw.meta)
+        # A body with several messages is a delivery, not one raw: ingest would lose all but one of them.
+        return split.raws[0] if len(split.raws) == 1 else replace(raw, event="unknown")
 
     def graph(self) -> Graph:
         """A Graph API client on the context's session (or one of our own)."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import replace
 from typing import Literal
 
 import aiohttp
@@ -17,7 +18,7 @@ from pydantic import Field
 
 from channels.base import Channel, ChannelConfig, ChannelContext, CredentialCheck, OutgoingReply, Route, SendResult
 from channels.media_fetch import MediaSource
-from channels.signed_webhook import body_digest, parse_object, read_body
+from channels.signed_webhook import body_digest, dump, parse_object, read_body
 from channels.telegram_api import BotApi, BotApiError
 from channels.telegram_poller import TelegramPoller
 from channels.telegram_updates import update_raw
@@ -67,6 +68,18 @@ class TelegramChannel(Channel):
     def secrets(self) -> Sequence[str]:
         """Secret values of this channel's configuration."""
         return self.settings.secrets()
+
+    @classmethod
+    def raw_from_file(cls, payload: bytes, *, source: str) -> RawMessage:
+        """A stored update (or a getUpdates answer with one update), keyed as live traffic."""
+        raw = super().raw_from_file(payload, source=source)
+        update = parse_object(payload)
+        if update is None:
+            return replace(raw, event="unknown")
+        result = update.get("result")
+        if isinstance(result, list) and len(result) == 1 and isinstance(result[0], dict):
+            update, payload = result[0], dump(result[0])
+        return update_raw(update, payload, raw.received_at, raw.meta)
 
     def api(self) -> BotApi:
         """The Bot API client on the context's session (or one of our own)."""

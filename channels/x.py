@@ -25,7 +25,7 @@ from channels.signed_webhook import (
     read_body,
     sha256_base64_signature,
 )
-from channels.x_activity import split_activity
+from channels.x_activity import from_file, split_activity
 from channels.x_poller import Sleep, XPoller
 from channels.x_transport import make_client
 from gateway.errors import ConfigurationError, PermanentFailure, RejectedInput, TransientFailure
@@ -90,6 +90,11 @@ class XChannel(Channel):
     def secrets(self) -> Sequence[str]:
         """Secret values of this channel's configuration."""
         return self.settings.secrets()
+
+    @classmethod
+    def raw_from_file(cls, payload: bytes, *, source: str) -> RawMessage:
+        """A stored tweet or DM (JSON), with the event and dedup key live traffic would have had."""
+        return from_file(super().raw_from_file(payload, source=source))
 
     def client(self) -> AsyncClient:
         """The tweepy client, on the context's HTTP session when there is one."""

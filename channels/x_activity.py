@@ -6,9 +6,10 @@ Payloads: https://docs.x.com/x-api/enterprise-gnip-2.0/fundamentals/account-acti
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from dataclasses import replace
 from datetime import datetime
 
-from channels.signed_webhook import JsonObject, body_digest, dump
+from channels.signed_webhook import JsonObject, body_digest, dump, parse_object
 from gateway.messages import RawMessage
 
 CHANNEL = "x"
@@ -88,3 +89,29 @@ def split_activity(
             yield _raw(event_name, f"{key}:{digest}", group, received_at, meta)
     if not any(key not in _ENVELOPE for key in body):
         yield _raw("unknown", "sha256:" + body_digest(raw_body), body, received_at, meta)
+
+
+def from_file(raw: RawMessage) -> RawMessage:
+    """An archived X file as live traffic would have stored it: poll payload, bare v2 object or delivery."""
+    body = parse_object(raw.payload)
+    if body is None:
+        return replace(raw, event="unknown")
+    data = body.get("data")
+    if isinstance(data, dict) and data.get("id"):
+        if "event_type" in data or "dm_conversation_id" in data:
+            return replace(raw, event="direct_message", external_id=f"dm:{data['id']}")
+        return replace(raw, event="tweet", external_id=str(data["id"]))
+    if body.get("id") and ("text" in body or "event_type" in body):
+        # A bare v2 object, as in API responses saved one by one.
+        return from_file(replace(raw, payload=dump({"data": body})))
+    if isinstance(body.get("tweet_create_event"), dict) or isinstance(body.get("direct_message_event"), dict):
+        key = "tweet_create_event" if "tweet_create_event" in body else "direct_message_event"
+        event = body[key]
+        assert isinstance(event, dict)
+        if key == "tweet_create_event" and event.get("id_str"):
+            return replace(raw, event="activity_tweet", external_id=str(event["id_str"]))
+        if key == "direct_message_event" and event.get("id"):
+            return replace(raw, event="activity_direct_message", external_id=f"dm:{event['id']}")
+        return replace(raw, event="unknown")
+    split = list(split_activity(body, raw_body=raw.payload, received_at=raw.received_at, meta=raw.meta))
+    return split[0] if len(split) == 1 else replace(raw, event="unknown")
