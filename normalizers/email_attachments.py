@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from email.message import Message
 
 from gateway.records import Attachment
-from normalizers.email_body import part_bytes
+from normalizers.email_body import part_bytes, select_body
 from normalizers.email_charset import repair_surrogates
-from normalizers.email_parse import walk
+from normalizers.email_parse import parse, walk
 
 MAX_ATTACHMENTS = 20  # described as available; more are listed as unavailable
 MAX_TOTAL_BYTES = 25 * 1024 * 1024  # what mail providers allow per message
@@ -124,13 +124,22 @@ def describe_attachments(message: Message, body_parts: tuple[Message, ...]) -> A
     return Attachments(tuple(items), over_cap=over_cap, truncated=truncated)
 
 
-def attachment_blobs(message: Message, body_parts: tuple[Message, ...]) -> dict[str, bytes]:
-    """The content of every available attachment by sha256, for a content-addressed store."""
+def attachment_blobs(payload: bytes) -> dict[str, bytes]:
+    """The content of every available attachment of a raw email by sha256, for a content-addressed store.
+
+    The same selection as the record's attachments: an Attachment with state "stored" has its
+    bytes here under its sha256; "unavailable" ones (over the caps) are left out.
+    """
+    message = parse(payload)
+    body_parts = select_body(message).parts
     blobs: dict[str, bytes] = {}
-    total = 0
+    total = count = 0
     for part in walk(message)[1:] if message.is_multipart() else [message]:
-        if not is_attachment(part, body_parts) or len(blobs) >= MAX_ATTACHMENTS:
+        if not is_attachment(part, body_parts):
             continue
+        count += 1
+        if count > MAX_ATTACHMENTS:
+            break
         data = _content(part)
         total += len(data)
         if total > MAX_TOTAL_BYTES:

@@ -15,7 +15,7 @@ from gateway.errors import QuarantinedInput, UnsupportedEvent
 from gateway.messages import RawMessage
 from gateway.records import Complaint, FollowUp, Ignored, Reference
 from normalizers.email import normalize
-from normalizers.email_attachments import MAX_ATTACHMENTS, sanitize_name
+from normalizers.email_attachments import MAX_ATTACHMENTS, attachment_blobs, sanitize_name
 from normalizers.email_charset import decode_text
 from normalizers.email_parse import external_id
 from normalizers.email_quotes import trim_reply
@@ -352,3 +352,12 @@ def test_huge_headers_cost_little() -> None:
     record = complaint_of(normalize(raw_of(payload.encode())))
     assert time.perf_counter() - started < 2.0
     assert record.title.startswith("Jalan rusak parah")
+
+
+@pytest.mark.parametrize("name", ["encoded-headers.eml", "complaint-plain.eml"], ids=["two-files", "none"])
+def test_attachment_blobs_match_the_record(name: str) -> None:
+    payload = (FIXTURES / name).read_bytes()
+    record = complaint_of(normalize(raw_of(payload)))
+    blobs = attachment_blobs(payload)
+    assert set(blobs) == {a.sha256 for a in record.attachments if a.state == "stored"}
+    assert all(hashlib.sha256(data).hexdigest() == key for key, data in blobs.items())
