@@ -13,6 +13,7 @@ from gateway.errors import QuarantinedInput, UnsupportedEvent
 from gateway.messages import RawMessage
 from gateway.records import Complaint, FollowUp, Ignored
 from normalizers.email import normalize
+from normalizers.email_attachments import attachment_blobs
 from normalizers.email_parse import external_id
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -66,6 +67,7 @@ def test_mutations_never_crash(payload: bytes, mail_from: str) -> None:
         meta=meta,
     )
     try:
+        attachment_blobs(payload)
         outcome = normalize(raw)
     except (QuarantinedInput, UnsupportedEvent):
         return

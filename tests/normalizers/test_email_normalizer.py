@@ -271,6 +271,7 @@ def test_attachment_caps_list_the_rest_as_unavailable() -> None:
     states = [attachment.state for attachment in record.attachments]
     assert states == ["stored"] * MAX_ATTACHMENTS + ["unavailable"] * 3
     assert "attachments_over_cap" in record.flags
+    assert len(attachment_blobs(message.as_bytes())) == MAX_ATTACHMENTS
 
 
 @pytest.mark.parametrize(
