@@ -17,7 +17,7 @@ from typing import Literal
 
 import structlog
 from imapclient.exceptions import IMAPClientError, LoginError
-from pydantic import SecretStr
+from pydantic import SecretStr, model_validator
 
 from channels.base import Channel, CredentialCheck, OutgoingReply, SendResult
 from channels.email_reply import RelaySettings, send_ack
@@ -48,6 +48,14 @@ class ImapConfig(RelaySettings):
     delete_after_ingest: bool = False
     timeout_seconds: float = 30.0
     recent_ids: int = 500
+
+    @model_validator(mode="after")
+    def _complete(self) -> ImapConfig:
+        if self.enabled and not (self.user and self.password.get_secret_value()):
+            raise ValueError("an enabled imap channel needs user and password")
+        if self.batch_size < 1 or self.poll_seconds <= 0:
+            raise ValueError("batch_size must be at least 1 and poll_seconds positive")
+        return self
 
 
 class ImapChannel(Channel):

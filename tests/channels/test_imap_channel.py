@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import pytest
 import structlog
+from pydantic import ValidationError
 
 from channels.base import ChannelContext, CredentialCheck
 from channels.imap import ImapChannel, ImapConfig
@@ -191,3 +192,18 @@ async def test_login_failure_in_the_loop_is_logged_without_the_password(dovecot:
     assert logs and logs[0]["event"] == "imap.login_failed"
     assert "kata-sandi-yang-salah" not in repr(logs)
     assert channel.secrets() == ("kata-sandi-yang-salah",)
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"enabled": True, "user": "warga"}, "needs user and password"),
+        ({"tls": "none"}, "tls"),
+        ({"batch_size": 0}, "batch_size"),
+        ({"unknown": 1}, "extra"),
+    ],
+    ids=["no-password", "plaintext", "empty-batch", "unknown-key"],
+)
+def test_config_refused(settings: dict[str, object], message: str) -> None:
+    with pytest.raises(ValidationError, match=message):
+        ImapConfig.model_validate(settings)
