@@ -37,9 +37,9 @@ MEDIA_PREFIX = "meta-media:"
 class MetaConfig(ChannelConfig):
     """`[channels.meta]`: app secret, verify token, Graph token and reply settings."""
 
-    app_secret: str = ""
-    verify_token: str = ""
-    access_token: str = ""
+    app_secret: str = Field(default="", repr=False)
+    verify_token: str = Field(default="", repr=False)
+    access_token: str = Field(default="", repr=False)
     graph_api_base_url: str = "https://graph.facebook.com"
     graph_api_version: str = "v21.0"
     whatsapp_phone_number_id: str = ""

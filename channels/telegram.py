@@ -34,8 +34,8 @@ Sleep = Callable[[float], Awaitable[None]]
 class TelegramConfig(ChannelConfig):
     """`[channels.telegram]`: bot token, webhook secret, webhook or polling."""
 
-    bot_token: str = ""
-    webhook_secret_token: str = ""
+    bot_token: str = Field(default="", repr=False)
+    webhook_secret_token: str = Field(default="", repr=False)
     mode: Literal["webhook", "polling"] = "webhook"
     api_base_url: str = "https://api.telegram.org"
     poll_timeout_seconds: int = Field(default=30, ge=0, le=50)

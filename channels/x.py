@@ -18,6 +18,7 @@ from pydantic import Field
 from tweepy.asynchronous import AsyncClient
 
 from channels.base import Channel, ChannelConfig, ChannelContext, CredentialCheck, OutgoingReply, Route, SendResult
+from channels.media_fetch import MediaSource
 from channels.signed_webhook import (
     body_digest,
     check_prefixed_signature,
@@ -44,11 +45,11 @@ class XConfig(ChannelConfig):
     """`[channels.x]`: API credentials, what to poll, and how to acknowledge."""
 
     api_base_url: str = "https://api.twitter.com"
-    bearer_token: str = ""
+    bearer_token: str = Field(default="", repr=False)
     consumer_key: str = ""
-    consumer_secret: str = ""
-    access_token: str = ""
-    access_token_secret: str = ""
+    consumer_secret: str = Field(default="", repr=False)
+    access_token: str = Field(default="", repr=False)
+    access_token_secret: str = Field(default="", repr=False)
     account_id: str = ""
     account_handle: str = ""
     search_query: str = ""
@@ -209,6 +210,10 @@ class XChannel(Channel):
             raise PermanentFailure("rejected_by_provider", detail=f"{status} {exc.api_codes}") from exc
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise TransientFailure("cannot_connect", detail=type(exc).__name__) from exc
+
+    async def media_source(self, url: str) -> MediaSource:
+        """X media URLs (pbs.twimg.com, video.twimg.com) are public: fetched as they are."""
+        return MediaSource(url)
 
     async def check_credentials(self) -> CredentialCheck:
         """GET /2/users/me with the user-context keys, or the account lookup with the bearer token."""
