@@ -9,6 +9,7 @@ Mail is only flagged \\Seen or deleted when the configuration says so.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import imaplib
 import json
 import ssl
@@ -30,6 +31,7 @@ log = structlog.get_logger(__name__)
 
 IMAP_ERRORS = (OSError, ssl.SSLError, IMAPClientError, imaplib.IMAP4.error)
 LOGIN_BACKOFF_SECONDS = 300.0
+FOLDER_KEY_MAX = 48
 
 
 class ImapConfig(RelaySettings):
@@ -87,7 +89,11 @@ class ImapChannel(Channel):
         )
 
     def _key(self, what: str) -> str:
-        return f"{self.config.folder}:{what}"
+        # channel_cursor.key holds 64 characters; long folder names are hashed to fit.
+        folder = self.config.folder
+        if len(folder) > FOLDER_KEY_MAX:
+            folder = hashlib.sha256(folder.encode()).hexdigest()[:FOLDER_KEY_MAX]
+        return f"{folder}:{what}"
 
     async def run(self) -> None:
         """Poll until cancelled; connection and login failures are logged and retried."""

@@ -15,6 +15,9 @@ from channels.base import ChannelContext, CredentialCheck
 from channels.imap import ImapChannel, ImapConfig
 from gateway.messages import RawMessage, Stored
 from gateway.records import Complaint
+from gateway.storage.archive import Archive
+from gateway.storage.cursors import DatabaseCursors, DatabaseDeliveries
+from gateway.storage.db import Database
 from normalizers.email import normalize
 from tests.channels.social_doubles import MemoryCursors, RecordingSink, memory_context
 from tests.fakes.imap_dovecot import Dovecot, running_dovecot
@@ -207,3 +210,24 @@ async def test_login_failure_in_the_loop_is_logged_without_the_password(dovecot:
 def test_config_refused(settings: dict[str, object], message: str) -> None:
     with pytest.raises(ValidationError, match=message):
         ImapConfig.model_validate(settings)
+
+
+async def test_restart_with_the_real_archive_and_cursor_table(dovecot: Box, sqlite_url: str) -> None:
+    database = Database(sqlite_url)
+    archive = Archive(database)
+    context = ChannelContext(
+        sink=archive, public_url="", cursors=DatabaseCursors(database), deliveries=DatabaseDeliveries(database)
+    )
+    config = channel_for(dovecot).config
+    try:
+        dovecot.append(mail(1), mail(2))
+        assert await ImapChannel(config=config, context=context).poll_once() == 2
+        dovecot.append(mail(3))
+        # A new channel object, as after a restart: the cursor comes from the database.
+        assert await ImapChannel(config=config, context=context).poll_once() == 1
+        async with database.connect() as connection:
+            rows = (await connection.exec_driver_sql("SELECT channel, external_id FROM raw_message")).all()
+        assert sorted(tuple(row) for row in rows) == [("imap", f"<imap-{n}@warga.example.id>") for n in (1, 2, 3)]
+    finally:
+        await archive.close()
+        await database.dispose()
