@@ -15,6 +15,7 @@ from pydantic_settings import (
 )
 
 from gateway.errors import ConfigurationError
+from gateway.intel.settings import IntelSettings
 
 CONFIG_ENV = "LAPOR_GATEWAY_CONFIG"
 ENV_PREFIX = "LAPOR_GATEWAY_"
@@ -107,6 +108,7 @@ class Settings(BaseSettings):
     dispatch: DispatchSettings = DispatchSettings()
     ingest: IngestSettings = IngestSettings()
     logging: LoggingSettings = LoggingSettings()
+    intel: IntelSettings = IntelSettings()
     channels: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
     @classmethod

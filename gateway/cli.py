@@ -16,17 +16,19 @@ from rich.table import Table
 
 from config.settings import Settings, channel_config, load_settings
 from gateway import logs
-from gateway.commands import registry_sim
+from gateway.commands import registry_sim, routing
 from gateway.commands.twilio_sim import twilio_sim
 from gateway.errors import ConfigurationError
 from gateway.outbox import Queue, list_entries, retry
 from gateway.pipeline import Pipeline
 from gateway.replay import ReplayFilter, count_stored, dry_run_files, ingest_files, replay_stored
-from gateway.runtime import Role, enabled_channels, serve_forever
+from gateway.runtime import Role, enabled_channels, intel_enricher, serve_forever
 from gateway.stats import channel_stats
 from gateway.storage.archive import Archive
 from gateway.storage.db import Database
+from gateway.storage.dispositions import dispositions_source
 from gateway.storage.migrate import upgrade
+from gateway.storage.spam_store import open_spam_store
 from normalizers.registry import NORMALIZERS
 
 app = typer.Typer(no_args_is_help=True, help="lapor-gateway: citizens' channels to SP4N-LAPOR!")
@@ -38,6 +40,8 @@ app.add_typer(outbox_app, name="outbox")
 app.add_typer(channels_app, name="channels")
 app.add_typer(registry_sim.app, name="registry-sim")
 app.command("twilio-sim")(twilio_sim)
+app.add_typer(routing.routing_app(dispositions_source), name="routing")
+app.add_typer(routing.spam_app(open_spam_store), name="spam")
 
 ConfigOption = Annotated[
     Path | None, typer.Option("--config", "-c", help="TOML file (default: $LAPOR_GATEWAY_CONFIG).")
@@ -124,12 +128,14 @@ def replay(
 
     async def run() -> dict[str, int]:
         db = Database(settings.database.url)
+        # The same enrichment as live traffic, so a replay reproduces what the pipeline would have stored.
+        pipeline = Pipeline(db, NORMALIZERS, enrich=intel_enricher(settings.intel))
         try:
             total = await count_stored(db, selection)
             with _progress(total) as progress:
                 task = progress.add_task("replay", total=total)
                 return await replay_stored(
-                    db, Pipeline(db, NORMALIZERS), selection, dry_run=dry_run, normalizers=NORMALIZERS,
+                    db, pipeline, selection, dry_run=dry_run, normalizers=NORMALIZERS,
                     emit=lambda line: typer.echo(json.dumps(line, ensure_ascii=False)),
                     advance=lambda n: progress.advance(task, n),
                 )

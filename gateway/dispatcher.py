@@ -19,6 +19,9 @@ from ulid import ULID
 from config.settings import DispatchSettings
 from gateway import acks, metrics
 from gateway.errors import ConfigurationError, GatewayError, PermanentFailure, TransientFailure
+from gateway.intel.enrich import needs_kelurahan
+from gateway.intel.spam import SPAM_FLAG
+from gateway.intel.spam_review import CONFIRMED_FLAG
 from gateway.messages import utcnow
 from gateway.records import Complaint, StatusChange
 from gateway.registry.base import Filed, RegistryClient
@@ -29,7 +32,8 @@ from gateway.storage.tables import complaint, dispatch_job, reply, reporter_pref
 
 log = structlog.get_logger(__name__)
 
-NO_ACK_FLAGS = frozenset({"suspected_spam"})
+# Suspected spam until an operator releases it (which removes the flag), and spam an operator confirmed.
+NO_ACK_FLAGS = frozenset({SPAM_FLAG, CONFIRMED_FLAG})
 
 
 async def load_record(connection: AsyncConnection, complaint_id: str) -> Complaint:
@@ -219,7 +223,9 @@ class Dispatcher:
             address=route.address,
             sender=route.sender,
             subject=acks.subject(tracking_id, record.title),
-            text=acks.acknowledgement(tracking_id, follow_up=follow_up),
+            text=acks.acknowledgement(
+                tracking_id, follow_up=follow_up, ask_kelurahan=not follow_up and needs_kelurahan(record)
+            ),
             in_reply_to=route.in_reply_to,
             public=route.public,
         )

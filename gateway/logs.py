@@ -1,25 +1,25 @@
-"""Structured JSON logs in which secrets never appear and phone numbers are masked."""
+"""Structured JSON logs in which secrets never appear and personal data (NIK/KK, phones, e-mails) is masked."""
 
 from __future__ import annotations
 
 import logging
-import re
 import sys
 from collections.abc import Iterable, MutableMapping
 from typing import Any
 
 import structlog
 
-from normalizers.phone import mask_phone
+from gateway.intel.pii import mask_pii
 
-# +62812…, 0812…, 62812… and whatsapp:+62812…: anything that looks like a phone number.
-_PHONE = re.compile(r"(?<![\w])(?:\+|(?:whatsapp|tel|sms):\+?)?(?:62|0)8\d{7,12}(?!\d)|\+\d{9,15}(?!\d)")
-_EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+")
 REDACTED = "[redacted]"
 
 
 class Redactor:
-    """Replaces known secret values and masks phone numbers and e-mail addresses in every field."""
+    """Replaces known secret values and masks personal data in every field.
+
+    The masking is gateway.intel.pii's (the same rules as admin listings): NIK/KK and other 16-digit
+    numbers, phone numbers, e-mail addresses, bank accounts and any run of 10 or more digits.
+    """
 
     def __init__(self) -> None:
         self._secrets: set[str] = set()
@@ -33,8 +33,7 @@ class Redactor:
         for secret in self._secrets:
             if secret in text:
                 text = text.replace(secret, REDACTED)
-        text = _PHONE.sub(lambda m: mask_phone(m.group(0)), text)
-        return _EMAIL.sub(lambda m: m.group(0)[0] + "***@" + m.group(0).split("@", 1)[1], text)
+        return mask_pii(text)
 
     def __call__(self, _logger: Any, _name: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
         for key, value in event.items():

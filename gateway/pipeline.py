@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from channels import concat
 from gateway import metrics
+from gateway.intel.spam import SPAM_FLAG
 from gateway.messages import RawMessage, utcnow
 from gateway.outcomes import Normalizer, Quarantined, normalize_safely
 from gateway.records import Complaint, FollowUp, Ignored, Outcome, Reference, StatusChange, raw_id
@@ -29,7 +30,7 @@ log = structlog.get_logger(__name__)
 Enricher = Callable[[Complaint], Complaint]
 IgnoredHook = Callable[[AsyncConnection, str, str, Ignored], Awaitable[None]]
 # Records with these flags are kept but not filed until an operator releases them.
-HOLD_FLAGS = frozenset({"suspected_spam", "flood"})
+HOLD_FLAGS = frozenset({SPAM_FLAG, "flood"})
 
 
 def raw_from_row(row: Row[Any]) -> RawMessage:

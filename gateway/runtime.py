@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 import socket
 import time
@@ -21,8 +22,11 @@ from config.settings import Settings, channel_config
 from gateway.app import edge_errors, metrics_handler
 from gateway.dispatcher import Dispatcher
 from gateway.ingest import DurableSink, IngestSink
+from gateway.intel.context import shared_context
+from gateway.intel.enrich import enrich
+from gateway.intel.settings import IntelSettings
 from gateway.logs import REDACTOR
-from gateway.pipeline import Pipeline
+from gateway.pipeline import Enricher, Pipeline
 from gateway.registry.base import RegistryClient
 from gateway.registry.factory import make_registry
 from gateway.replies import ReplySender
@@ -37,6 +41,27 @@ from normalizers.registry import NORMALIZERS
 log = structlog.get_logger(__name__)
 
 Role = Literal["all", "ingest", "dispatch"]
+# The shipped config/ folder, where a relative `intel.routing_rules` is found when the working directory lacks it.
+PROJECT_DIR = Path(__file__).resolve().parents[1]
+
+
+def routing_rules_path(intel: IntelSettings) -> Path:
+    """The rules file: relative to the working directory, else to the project (the shipped example)."""
+    rules = Path(intel.routing_rules)
+    if not rules.is_absolute() and not rules.exists() and (PROJECT_DIR / rules).exists():
+        return PROJECT_DIR / rules
+    return rules
+
+
+def intel_enricher(intel: IntelSettings) -> Enricher | None:
+    """Classification, region, routing and spam for new complaints; None when `[intel] enabled = false`.
+
+    The context (lexicon, gazetteer, rules, router model) is built once per process and shared.
+    """
+    if not intel.enabled:
+        return None
+    anchored = intel.model_copy(update={"routing_rules": str(routing_rules_path(intel))})
+    return functools.partial(enrich, context=shared_context(anchored))
 
 
 def enabled_channels(settings: Settings) -> list[str]:
@@ -55,6 +80,7 @@ class Gateway:
         self.pipeline = Pipeline(
             self.db,
             NORMALIZERS,
+            enrich=intel_enricher(settings.intel) if self.serves_ingest else None,
             lease_seconds=settings.dispatch.lease_seconds,
             concat_window_seconds=settings.ingest.concat_window_seconds,
         )
