@@ -79,3 +79,20 @@ def _read_status(part: Message, actions: list[str], statuses: list[str], recipie
                 if "@" in address:
                     recipients.append(address)
                 break
+
+
+def bounced_acks(outcome: Ignored) -> tuple[str, ...]:
+    """Message-IDs of our own acknowledgements that a bounce reports as failed; () for anything else.
+
+    The pipeline looks each up as reply.provider_id and marks that reply's address undeliverable.
+    """
+    if outcome.reason != "bounce":
+        return ()
+    try:
+        detail = json.loads(outcome.detail)
+    except ValueError:
+        return ()
+    ids = detail.get("bounced_message_ids") if isinstance(detail, dict) else None
+    if not isinstance(ids, list):
+        return ()
+    return tuple(value for value in ids if isinstance(value, str) and is_ack_id(value))

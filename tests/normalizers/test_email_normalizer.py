@@ -16,6 +16,7 @@ from gateway.messages import RawMessage
 from gateway.records import Complaint, FollowUp, Ignored, Reference
 from normalizers.email import normalize
 from normalizers.email_attachments import MAX_ATTACHMENTS, attachment_blobs, sanitize_name
+from normalizers.email_bounce import bounced_acks
 from normalizers.email_charset import decode_text
 from normalizers.email_parse import external_id
 from normalizers.email_quotes import trim_reply
@@ -362,3 +363,21 @@ def test_attachment_blobs_match_the_record(name: str) -> None:
     blobs = attachment_blobs(payload)
     assert set(blobs) == {a.sha256 for a in record.attachments if a.state == "stored"}
     assert all(hashlib.sha256(data).hexdigest() == key for key, data in blobs.items())
+
+
+@pytest.mark.parametrize(
+    ("name", "replace", "reason", "acks"),
+    [
+        ("bounce-of-our-ack.eml", (b"", b""), "bounce", ("<lapor-ack.01JDXYZ@lapor.example.go.id>",)),
+        ("bounce-of-our-ack.eml", (b"Action: failed", b"Action: delayed"), "delivery_delayed", ()),
+        ("bounce-of-our-ack.eml", (b"<lapor-ack.01JDXYZ@", b"<someone-else@"), "bounce", ()),
+        ("bounce-nonstandard.eml", (b"", b""), "bounce", ("<lapor-ack.01JDABC@lapor.example.go.id>",)),
+        ("ooo-english.eml", (b"", b""), "auto_reply", ()),
+    ],
+    ids=["our-ack-failed", "delayed-is-not-a-bounce", "not-ours", "non-standard", "not-a-bounce"],
+)
+def test_bounced_acks(name: str, replace: tuple[bytes, bytes], reason: str, acks: tuple[str, ...]) -> None:
+    payload = (FIXTURES / name).read_bytes().replace(*replace) if replace[0] else (FIXTURES / name).read_bytes()
+    outcome = normalize(raw_of(payload))
+    assert isinstance(outcome, Ignored) and outcome.reason == reason
+    assert bounced_acks(outcome) == acks
