@@ -31,7 +31,14 @@ from normalizers.email_machine import NO_REPLY, machine_outcome
 from normalizers.email_parse import address, envelope_sender, header, message_ids, parse
 from normalizers.email_quotes import trim_reply
 from normalizers.email_threading import clean_subject, thread_references
-from normalizers.text import clean_text, dedup_key, derive_title, detect_language, extract_markers
+from normalizers.text import (
+    clean_text,
+    dedup_key,
+    derive_title,
+    detect_language,
+    extract_markers,
+    leading_tracking_reference,
+)
 
 EVENTS = frozenset({"message"})
 ATTACHMENT_ONLY_TITLE = "Laporan dengan lampiran"
@@ -83,6 +90,8 @@ def _complaint(raw: RawMessage, message: EmailMessage) -> Outcome:
     subject = clean_text(header(message, "Subject"))
     body = select_body(message)
     text = clean_text(trim_reply(clean_text(body.text)))[:BODY_MAX]
+    # The SMS-style follow-up ("#1916449 jalan masih rusak") works by email too.
+    leading, text = leading_tracking_reference(text)
     markers = extract_markers(text)
     subject_markers = extract_markers(subject)
     privacy = Privacy(
@@ -100,6 +109,8 @@ def _complaint(raw: RawMessage, message: EmailMessage) -> Outcome:
     in_reply_to = message_ids(header(message, "In-Reply-To"))
     ancestry = message_ids(header(message, "References"))
     references = thread_references(subject, in_reply_to, ancestry)
+    if leading is not None and leading not in references:
+        references = (*references, leading)
     root = (ancestry or in_reply_to or (message_id,))[0]
     flags += tuple(
         flag

@@ -381,3 +381,14 @@ def test_bounced_acks(name: str, replace: tuple[bytes, bytes], reason: str, acks
     outcome = normalize(raw_of(payload))
     assert isinstance(outcome, Ignored) and outcome.reason == reason
     assert bounced_acks(outcome) == acks
+
+
+def test_leading_tracking_id_in_the_body_is_a_follow_up() -> None:
+    payload = (
+        b"From: Budi <budi@example.id>\nTo: pengaduan@lapor.example.go.id\nSubject: Tambahan\n"
+        b"Message-ID: <lead@example.id>\n\n#1916449 jalan masih rusak sampai hari ini\n"
+    )
+    outcome = normalize(raw_of(payload))
+    assert isinstance(outcome, FollowUp)
+    assert outcome.references == (Reference(kind="tracking_id", value="1916449"),)
+    assert outcome.record.body.text == "jalan masih rusak sampai hari ini"
