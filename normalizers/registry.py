@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from gateway.outcomes import Normalizer
-from normalizers import jasmin, kannel, smssync, twilio
+from normalizers import jasmin, kannel, meta, smssync, telegram, twilio, x
 
 NORMALIZERS: dict[str, Normalizer] = {
     "twilio": twilio.normalize,
     "kannel": kannel.normalize,
     "jasmin": jasmin.normalize,
     "smssync": smssync.normalize,
+    "x": x.normalize,
+    "meta": meta.normalize,
+    "telegram": telegram.normalize,
 }
