@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from channels.base import Channel
+from channels.email import EmailChannel
+from channels.imap import ImapChannel
 from channels.jasmin import JasminChannel
 from channels.kannel import KannelChannel
 from channels.meta import MetaChannel
@@ -19,4 +21,6 @@ CHANNELS: dict[str, type[Channel]] = {
     XChannel.name: XChannel,
     MetaChannel.name: MetaChannel,
     TelegramChannel.name: TelegramChannel,
+    EmailChannel.name: EmailChannel,
+    ImapChannel.name: ImapChannel,
 }

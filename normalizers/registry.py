@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from gateway.outcomes import Normalizer
+from normalizers import email as email_normalizer
 from normalizers import jasmin, kannel, meta, smssync, telegram, twilio, x
 
 NORMALIZERS: dict[str, Normalizer] = {
@@ -13,4 +14,6 @@ NORMALIZERS: dict[str, Normalizer] = {
     "x": x.normalize,
     "meta": meta.normalize,
     "telegram": telegram.normalize,
+    "email": email_normalizer.normalize,
+    "imap": email_normalizer.normalize,
 }
