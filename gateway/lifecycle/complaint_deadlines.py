@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 from gateway.lifecycle.deadlines import DeadlineState, WorkingCalendar, deadlines_for
 from gateway.lifecycle.settings import LifecycleSettings
-from gateway.lifecycle.status import complaint_deadline_state, milestones_from
+from gateway.lifecycle.status import complaint_deadline_state, current_stage, governing_deadlines, milestones_from
 from gateway.lifecycle.zones import tzinfo_for, zone_for_regions
 from gateway.records import Complaint, Deadlines
 
@@ -35,6 +35,16 @@ def deadlines_of(
     ):
         milestones = replace(milestones, reporter_replied_at=last_reporter_reply_at)
     return deadlines_for(milestones, settings=settings, calendar=calendar, tz=timezone_of(complaint, settings))
+
+
+def governing_deadline(complaint: Complaint) -> datetime | None:
+    """The earliest deadline that applies to the complaint now (None once it is finished).
+
+    Deadline states worsen as a deadline nears, so this one deadline decides the complaint's
+    state; storage keeps it in a column and counts states in SQL.
+    """
+    deadlines = governing_deadlines(current_stage(complaint), complaint.deadlines)
+    return min(deadlines) if deadlines else None
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,14 +10,13 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from gateway.lifecycle.optout import keyword_of
+from gateway.lifecycle.optout import CONSENT_WORDS, keyword_of
 from gateway.lifecycle.status import FINAL_STAGES, Stage
 from gateway.records import Complaint, Deadlines
 
 EscalationState = Literal["offered", "consented", "exported"]
 EXPORT_SCHEMA = "lapor-gateway.escalations/v1"
 
-_CONSENT_WORDS = frozenset({"YA", "IYA", "SETUJU"})
 _REFERENCE = re.compile(r"#([\w-]+)")
 
 
@@ -41,7 +40,7 @@ def should_offer(stage: Stage, deadlines: Deadlines, now: datetime, escalation: 
 
 def is_consent(text: str) -> bool:
     """Whether a message is a `YA` answer (also IYA or SETUJU, alone, any case, #reference allowed)."""
-    return keyword_of(text) in _CONSENT_WORDS
+    return keyword_of(text) in CONSENT_WORDS
 
 
 @dataclass(frozen=True, slots=True)

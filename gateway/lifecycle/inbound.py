@@ -29,7 +29,11 @@ class KeywordOutcome:
 
 @dataclass(frozen=True, slots=True)
 class InboundText:
-    """An incoming message reduced to what command handling needs."""
+    """An incoming message reduced to what command handling needs.
+
+    `address` is the reporter's identity on the channel (the key of opt-outs and escalation offers);
+    confirmations go to `reply_address` (e.g. Twilio's `whatsapp:+62...`) when it differs.
+    """
 
     message_id: str
     channel: str
@@ -37,6 +41,7 @@ class InboundText:
     text: str
     received_at: datetime
     sender: str | None = None
+    reply_address: str | None = None
 
 
 def _reply(message: InboundText, kind: UpdateKind, text: str, *, tracking_id: str | None = None) -> OutgoingReply:
@@ -44,7 +49,7 @@ def _reply(message: InboundText, kind: UpdateKind, text: str, *, tracking_id: st
     return OutgoingReply(
         id=hashlib.sha256(seed.encode()).hexdigest()[:32],
         channel=message.channel,
-        address=message.address,
+        address=message.reply_address or message.address,
         text=text,
         kind=kind.value,
         sender=message.sender,

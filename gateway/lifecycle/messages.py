@@ -20,7 +20,8 @@ class UpdateKind(StrEnum):
     CLOSED = "closed"
     REJECTED = "rejected"
     ESCALATION_OFFER = "escalation_offer"
-    ESCALATION_CONFIRMED = "escalation_confirmed"
+    # At most 16 characters: the reply outbox's `kind` column.
+    ESCALATION_CONFIRMED = "escalation_yes"
     OPTED_OUT = "opted_out"
     OPTED_IN = "opted_in"
 

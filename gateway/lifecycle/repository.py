@@ -28,7 +28,7 @@ class SyncTarget:
 class SyncUpdate:
     """Everything one poll changed; the repository applies it in one transaction.
 
-    None in `status`, `tracking_id`, `deadlines` and `escalation` means unchanged;
+    None in `status`, `tracking_id`, `deadlines`, `escalation` and `agency` means unchanged;
     `next_poll_at` None means the complaint is finished and is not polled again.
     """
 
@@ -44,11 +44,17 @@ class SyncUpdate:
     replies: tuple[OutgoingReply, ...] = ()
     escalation: Escalation | None = None
     error: str | None = None
+    agency: str | None = None
 
     @property
     def changed(self) -> bool:
         """Whether the poll found anything new."""
-        return bool(self.new_history) or self.tracking_id is not None or self.escalation is not None
+        return (
+            bool(self.new_history)
+            or self.tracking_id is not None
+            or self.escalation is not None
+            or self.agency is not None
+        )
 
 
 class SyncRepository(Protocol):

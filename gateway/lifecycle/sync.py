@@ -28,10 +28,11 @@ from gateway.lifecycle.status import (
     Stage,
     stage_of,
 )
-from gateway.lifecycle.updates import update_reply
+from gateway.lifecycle.updates import acknowledgement_reply, update_reply
 from gateway.messages import utcnow
 from gateway.records import Complaint, StatusChange
 from gateway.registry.base import RegistryClient, RegistryState
+from gateway.registry.open311 import is_pending_token
 
 log = structlog.get_logger(__name__)
 
@@ -103,6 +104,11 @@ def plan_update(
         kind = UpdateKind.CLOSED if after is Stage.CLOSED else UpdateKind.REJECTED
         text = messages.closed(tracking_id, public=public) if after is Stage.CLOSED else messages.rejected(tracking_id)
         replies.append(update_reply(updated, kind, text, discriminator=f"{state.status}@{now.isoformat()}"))
+    if complaint.external.tracking_id and is_pending_token(complaint.external.tracking_id) and (
+        resolved_tracking and not is_pending_token(resolved_tracking)
+    ):
+        # The acknowledgement waited for Open311 to turn its token into a service_request_id.
+        replies.append(acknowledgement_reply(updated, resolved_tracking))
     escalation = None
     if notify and updated.reply_to is not None and should_offer(after, deadlines, now, target.escalation):
         escalation = Escalation(complaint_id=complaint.id, state="offered", offered_at=now)
@@ -122,6 +128,8 @@ def plan_update(
         deadlines=deadlines if deadlines != complaint.deadlines else None,
         replies=tuple(reply for reply in replies if reply is not None),
         escalation=escalation,
+        # The registry's disposition names the agency; `stats` counts deadlines per agency.
+        agency=state.agency if state.agency and state.agency != complaint.target.agency else None,
     )
 
 

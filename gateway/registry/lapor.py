@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-import math
 import time
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Final, NoReturn
 from urllib.parse import quote
 
@@ -16,6 +14,7 @@ import structlog
 from gateway.errors import ConfigurationError, PermanentFailure, TransientFailure
 from gateway.registry.base import AgencyResponse, Filed, RegistryState
 from gateway.registry.contract import complaint_request, follow_up_request
+from gateway.registry.http_retry import parse_retry_after
 
 if TYPE_CHECKING:
     from config.settings import RegistrySettings
@@ -30,26 +29,6 @@ JSONObject = dict[str, object]
 # https://datatracker.ietf.org/doc/draft-ietf-httpapi-idempotency-key-header/
 RETRYABLE_4XX: Final = frozenset({408, 409, 425, 429})
 DETAIL_LIMIT: Final = 200
-
-
-def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
-    """Seconds to wait from a Retry-After header: delay-seconds or an HTTP-date (RFC 9110 10.2.3)."""
-    if value is None or not value.strip():
-        return None
-    text = value.strip()
-    try:
-        seconds = float(text)
-    except ValueError:
-        pass
-    else:
-        return seconds if math.isfinite(seconds) and seconds >= 0 else None
-    try:
-        when = parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 
 def _parse_time(value: object) -> datetime | None:

@@ -28,7 +28,7 @@ from config.settings import RegistrySettings
 from gateway.errors import ConfigurationError, PermanentFailure, TransientFailure
 from gateway.records import Complaint
 from gateway.registry.base import AgencyResponse, Filed, RegistryState
-from gateway.registry.http_retry import retry_after_seconds
+from gateway.registry.http_retry import parse_retry_after
 
 log = structlog.get_logger(__name__)
 
@@ -169,6 +169,9 @@ class Open311Client:
             jurisdiction_id=settings.jurisdiction_id,
             service_codes=settings.service_codes,
             default_service_code=settings.default_service_code,
+            service_attributes=settings.service_attributes,
+            default_address_string=settings.default_address_string,
+            file_confidential=settings.file_confidential,
             timeout_seconds=settings.timeout_seconds,
             session=session,
         )
@@ -248,7 +251,7 @@ class Open311Client:
             ) as response:
                 body = await response.read()
                 status = response.status
-                retry_after = retry_after_seconds(response.headers.get("Retry-After"))
+                retry_after = parse_retry_after(response.headers.get("Retry-After"))
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise TransientFailure("open311 unreachable", detail=type(exc).__name__) from exc
         log.debug("open311.response", method=method, path=path.split("/")[1], status=status)

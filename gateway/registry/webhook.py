@@ -31,7 +31,7 @@ from config.settings import RegistrySettings
 from gateway.errors import ConfigurationError, PermanentFailure, TransientFailure
 from gateway.records import Complaint
 from gateway.registry.base import Filed, RegistryState
-from gateway.registry.http_retry import retry_after_seconds
+from gateway.registry.http_retry import parse_retry_after
 
 log = structlog.get_logger(__name__)
 
@@ -135,7 +135,7 @@ class WebhookClient:
             async with self._http().post(self._url, data=body, headers=headers, timeout=self._timeout) as response:
                 status = response.status
                 answer = await response.read()
-                retry_after = retry_after_seconds(response.headers.get("Retry-After"))
+                retry_after = parse_retry_after(response.headers.get("Retry-After"))
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise TransientFailure("webhook unreachable", detail=type(exc).__name__) from exc
         log.debug("webhook.response", webhook_event=event, status=status)
