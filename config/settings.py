@@ -16,6 +16,7 @@ from pydantic_settings import (
 
 from gateway.errors import ConfigurationError
 from gateway.intel.settings import IntelSettings
+from gateway.lifecycle.settings import LifecycleSettings
 
 CONFIG_ENV = "LAPOR_GATEWAY_CONFIG"
 ENV_PREFIX = "LAPOR_GATEWAY_"
@@ -61,6 +62,11 @@ class RegistrySettings(Section):
     service_codes: dict[str, str] = Field(default_factory=dict)
     default_service_code: str | None = None
     signing_secret: SecretStr | None = None
+    # Open311 only: attribute[...] values per service_code, an address for complaints without one,
+    # and whether #rahasia complaints may be filed on a (public) GeoReport v2 server.
+    service_attributes: dict[str, dict[str, str]] = Field(default_factory=dict)
+    default_address_string: str | None = None
+    file_confidential: bool = False
 
 
 class DispatchSettings(Section):
@@ -109,6 +115,7 @@ class Settings(BaseSettings):
     ingest: IngestSettings = IngestSettings()
     logging: LoggingSettings = LoggingSettings()
     intel: IntelSettings = IntelSettings()
+    lifecycle: LifecycleSettings = LifecycleSettings()
     channels: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
     @classmethod
