@@ -153,10 +153,53 @@ class ReporterPreferenceRow(SQLModel, table=True):
     updated_at: datetime = Field(sa_type=_TZ)
 
 
+class ComplaintLifecycleRow(SQLModel, table=True):
+    """What the lifecycle keeps per filed complaint: status polling, the deadline that governs it, escalation.
+
+    `id` is the complaint's id. `deadline_at` is the earliest deadline that applies at the complaint's
+    current stage (NULL once it is finished), so `stats` and /metrics count deadline states in SQL.
+    """
+
+    __tablename__ = "complaint_lifecycle"
+    __table_args__ = (
+        sa.Index("ix_complaint_lifecycle_poll", "finished", "next_poll_at"),
+        sa.Index("ix_complaint_lifecycle_escalation", "escalation_state"),
+    )
+
+    id: str = Field(primary_key=True, max_length=26)
+    finished: bool = Field(default=False)
+    next_poll_at: datetime | None = Field(default=None, sa_type=_TZ)
+    last_polled_at: datetime | None = Field(default=None, sa_type=_TZ)
+    poll_failures: int = Field(default=0)
+    poll_error: str | None = Field(default=None, sa_type=sa.Text)
+    seen_response_ids: str = Field(default="[]", sa_type=sa.Text)
+    deadline_at: datetime | None = Field(default=None, sa_type=_TZ, index=True)
+    last_reporter_reply_at: datetime | None = Field(default=None, sa_type=_TZ)
+    escalation_state: str | None = Field(default=None, max_length=16)
+    offered_at: datetime | None = Field(default=None, sa_type=_TZ)
+    consented_at: datetime | None = Field(default=None, sa_type=_TZ)
+    exported_at: datetime | None = Field(default=None, sa_type=_TZ)
+    created_at: datetime = Field(sa_type=_TZ)
+    updated_at: datetime = Field(sa_type=_TZ)
+
+
+class ContactKeyRow(SQLModel, table=True):
+    """Phone numbers and email addresses a complaint is indexed under, to find cross-channel duplicates."""
+
+    __tablename__ = "complaint_contact"
+    __table_args__ = (sa.Index("ix_complaint_contact_key_received", "key", "received_at"),)
+
+    complaint_id: str = Field(primary_key=True, max_length=26)
+    key: str = Field(primary_key=True, max_length=330)
+    received_at: datetime = Field(sa_type=_TZ)
+
+
 raw_message = RawMessageRow.__table__  # type: ignore[attr-defined]
 complaint = ComplaintRow.__table__  # type: ignore[attr-defined]
 dispatch_job = DispatchJobRow.__table__  # type: ignore[attr-defined]
 reply = ReplyRow.__table__  # type: ignore[attr-defined]
 channel_cursor = CursorRow.__table__  # type: ignore[attr-defined]
 reporter_preference = ReporterPreferenceRow.__table__  # type: ignore[attr-defined]
+complaint_lifecycle = ComplaintLifecycleRow.__table__  # type: ignore[attr-defined]
+complaint_contact = ContactKeyRow.__table__  # type: ignore[attr-defined]
 metadata = SQLModel.metadata
