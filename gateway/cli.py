@@ -16,6 +16,7 @@ from rich.table import Table
 
 from config.settings import Settings, channel_config, load_settings
 from gateway import logs
+from gateway.commands import lifecycle as lifecycle_commands
 from gateway.commands import registry_sim, routing
 from gateway.commands.twilio_sim import twilio_sim
 from gateway.errors import ConfigurationError
@@ -23,10 +24,11 @@ from gateway.outbox import Queue, list_entries, retry
 from gateway.pipeline import Pipeline
 from gateway.replay import ReplayFilter, count_stored, dry_run_files, ingest_files, replay_stored
 from gateway.runtime import Role, enabled_channels, intel_enricher, serve_forever
-from gateway.stats import channel_stats
+from gateway.stats import DEADLINE_STATES, channel_stats, deadline_states, deadline_table
 from gateway.storage.archive import Archive
 from gateway.storage.db import Database
 from gateway.storage.dispositions import dispositions_source
+from gateway.storage.lifecycle_store import open_lifecycle_store
 from gateway.storage.migrate import upgrade
 from gateway.storage.spam_store import open_spam_store
 from normalizers.registry import NORMALIZERS
@@ -40,6 +42,7 @@ app.add_typer(outbox_app, name="outbox")
 app.add_typer(channels_app, name="channels")
 app.add_typer(registry_sim.app, name="registry-sim")
 app.command("twilio-sim")(twilio_sim)
+app.add_typer(lifecycle_commands.escalations_app(open_lifecycle_store), name="escalations")
 app.add_typer(routing.routing_app(dispositions_source), name="routing")
 app.add_typer(routing.spam_app(open_spam_store), name="spam")
 
@@ -129,7 +132,8 @@ def replay(
     async def run() -> dict[str, int]:
         db = Database(settings.database.url)
         # The same enrichment as live traffic, so a replay reproduces what the pipeline would have stored.
-        pipeline = Pipeline(db, NORMALIZERS, enrich=intel_enricher(settings.intel))
+        pipeline = Pipeline(db, NORMALIZERS, enrich=intel_enricher(settings.intel),
+                            lifecycle=settings.lifecycle if settings.lifecycle.enabled else None)
         try:
             total = await count_stored(db, selection)
             with _progress(total) as progress:
@@ -232,27 +236,37 @@ def stats(
     config: ConfigOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="JSON instead of a table.")] = False,
 ) -> None:
-    """Per channel: received, complaints, follow-ups, ignored, quarantined, dispatched, dead."""
+    """Per channel: received, complaints, follow-ups, duplicates, ignored, quarantined, dispatched, dead;
+    then open complaints by deadline state (on time, due soon, breached) per channel and agency."""
     settings = _settings(config)
 
-    async def run() -> dict[str, object]:
+    async def run() -> tuple[dict[str, dict[str, object]], dict[str, dict[str, dict[str, int]]]]:
         db = Database(settings.database.url)
         try:
-            return {name: vars(value) for name, value in (await channel_stats(db)).items()}
+            channels = {name: dict(vars(value)) for name, value in (await channel_stats(db)).items()}
+            deadlines = deadline_table(await deadline_states(db, due_soon=settings.lifecycle.due_soon))
+            return channels, deadlines
         finally:
             await db.dispose()
 
-    result = asyncio.run(run())
+    result, deadlines = asyncio.run(run())
     if as_json:
+        for name, agencies in deadlines.items():
+            result.setdefault(name, {})["deadlines"] = agencies
         typer.echo(json.dumps(result))
         return
-    columns = ("received", "complaints", "follow_ups", "ignored", "quarantined", "pending", "held", "dispatched",
-               "dead")
-    table = Table("channel", *columns)
+    columns = ("received", "complaints", "follow_ups", "duplicates_linked", "ignored", "quarantined", "pending",
+               "held", "dispatched", "dead")
+    table = Table("channel", *(column.removesuffix("_linked") for column in columns))
     for name, values in sorted(result.items()):
-        assert isinstance(values, dict)
         table.add_row(name, *(str(values[column]) for column in columns))
     Console().print(table)
+    open_table = Table("channel", "agency", *(state.replace("_", " ") for state in DEADLINE_STATES),
+                       title="Open complaints by deadline")
+    for name, agencies in deadlines.items():
+        for agency, states in agencies.items():
+            open_table.add_row(name, agency, *(str(states[state]) for state in DEADLINE_STATES))
+    Console().print(open_table)
 
 
 @app.command("check-config")

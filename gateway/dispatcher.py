@@ -22,12 +22,17 @@ from gateway.errors import ConfigurationError, GatewayError, PermanentFailure, T
 from gateway.intel.enrich import needs_kelurahan
 from gateway.intel.spam import SPAM_FLAG
 from gateway.intel.spam_review import CONFIRMED_FLAG
+from gateway.lifecycle.complaint_deadlines import deadlines_of
+from gateway.lifecycle.deadlines import WorkingCalendar
+from gateway.lifecycle.settings import LifecycleSettings
 from gateway.messages import utcnow
 from gateway.records import Complaint, StatusChange
 from gateway.registry.base import Filed, RegistryClient
+from gateway.registry.open311 import is_pending_token
 from gateway.retry import RetryPolicy
 from gateway.storage.claims import claim
 from gateway.storage.db import Database
+from gateway.storage.lifecycle_store import start_tracking
 from gateway.storage.tables import complaint, dispatch_job, reply, reporter_preference
 
 log = structlog.get_logger(__name__)
@@ -46,11 +51,22 @@ class Dispatcher:
     """Claims outbox jobs, sends them with retries, and records the answer or the dead letter."""
 
     def __init__(
-        self, db: Database, registry: RegistryClient, settings: DispatchSettings, *, worker_id: str
+        self,
+        db: Database,
+        registry: RegistryClient,
+        settings: DispatchSettings,
+        *,
+        worker_id: str,
+        lifecycle: LifecycleSettings | None = None,
     ) -> None:
         self._db = db
         self._registry = registry
         self._settings = settings
+        # With lifecycle settings, a filed complaint gets its deadlines and its status polling.
+        self._lifecycle = lifecycle
+        self._calendar = WorkingCalendar.from_settings(lifecycle) if lifecycle else None
+        # Open311 GeoReport v2 cannot add to a filed request: follow-ups would only dead-letter.
+        self._follow_ups = bool(getattr(registry, "supports_follow_up", True))
         self._policy = RetryPolicy(settings)
         self._worker_id = worker_id
         self._slots = asyncio.Semaphore(settings.concurrency)
@@ -107,6 +123,10 @@ class Dispatcher:
                 log.exception("dispatcher.job_crashed", job=job.id)
 
     async def _handle(self, job: Row[Any]) -> None:
+        if job.kind == "follow_up" and not self._follow_ups:
+            log.info("dispatch.follow_up_skipped", job=job.id, reason="registry_has_no_follow_ups")
+            await self._finish(job, state="skipped", attempts=job.attempts, error="registry has no follow-ups")
+            return
         async with self._db.connect() as connection:
             record = await load_record(connection, job.complaint_id)
         tries = 0
@@ -175,6 +195,9 @@ class Dispatcher:
         history = (*record.status_history, StatusChange(status=filed.status, at=now, source="registry"))
         external = record.external.model_copy(update={"tracking_id": filed.tracking_id})
         updated = record.model_copy(update={"external": external, "status": filed.status, "status_history": history})
+        if is_file and self._lifecycle is not None and self._calendar is not None:
+            deadlines = deadlines_of(updated, settings=self._lifecycle, calendar=self._calendar)
+            updated = updated.model_copy(update={"deadlines": deadlines})
         async with self._db.begin() as connection:
             await connection.execute(
                 sa.update(complaint)
@@ -191,7 +214,11 @@ class Dispatcher:
                 .where(dispatch_job.c.id == job.id)
                 .values(state="done", attempts=attempts, last_error=None, locked_until=None, updated_at=now)
             )
-            await self._enqueue_ack(connection, updated, filed.tracking_id, follow_up=not is_file)
+            if is_file and self._lifecycle is not None:
+                await start_tracking(self._db, connection, updated, settings=self._lifecycle, now=now)
+            if not is_pending_token(filed.tracking_id):
+                # An Open311 token is no tracking ID: the status sync acknowledges once the id comes.
+                await self._enqueue_ack(connection, updated, filed.tracking_id, follow_up=not is_file)
         log.info("dispatch.filed", job=job.id, kind=job.kind, tracking_id=filed.tracking_id)
         if self.on_reply_enqueued is not None:
             self.on_reply_enqueued()

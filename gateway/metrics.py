@@ -26,6 +26,10 @@ DEAD_LETTERS = Counter("lapor_dead_letters_total", "Jobs dead-lettered", ["kind"
 REPLIES = Counter("lapor_replies_total", "Replies to reporters", ["channel", "result"], registry=REGISTRY)
 QUEUE_DEPTH = Gauge("lapor_queue_depth", "Rows waiting", ["queue", "state"], registry=REGISTRY)
 SPOOL_SIZE = Gauge("lapor_spool_messages", "Messages in the on-disk spool", registry=REGISTRY)
+OPEN_BY_DEADLINE = Gauge(
+    "lapor_open_complaints", "Open complaints by deadline state (on_time, due_soon, breached)",
+    ["channel", "agency", "state"], registry=REGISTRY,
+)
 FLOODED = Counter("lapor_flood_marked_total", "Messages over the per-sender rate", ["channel"], registry=REGISTRY)
 
 

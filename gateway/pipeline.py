@@ -18,11 +18,15 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from channels import concat
 from gateway import metrics
 from gateway.intel.spam import SPAM_FLAG
+from gateway.lifecycle.deadlines import WorkingCalendar
+from gateway.lifecycle.duplicates import contact_keys, find_duplicate, mark_duplicate
+from gateway.lifecycle.settings import LifecycleSettings
 from gateway.messages import RawMessage, utcnow
 from gateway.outcomes import Normalizer, Quarantined, normalize_safely
 from gateway.records import Complaint, FollowUp, Ignored, Outcome, Reference, StatusChange, raw_id
 from gateway.storage.claims import claim
 from gateway.storage.db import Database
+from gateway.storage.lifecycle_store import apply_command, duplicate_candidates, index_contacts, note_reporter_reply
 from gateway.storage.tables import complaint, dispatch_job, raw_message, reply, reporter_preference
 
 log = structlog.get_logger(__name__)
@@ -75,8 +79,13 @@ class Pipeline:
         batch_size: int = 200,
         lease_seconds: float = 30.0,
         concat_window_seconds: float = 120.0,
+        lifecycle: LifecycleSettings | None = None,
     ) -> None:
         self._db = db
+        # Without lifecycle settings (the bare pipeline of unit tests) no duplicates are linked.
+        self._lifecycle = lifecycle
+        self._commands = lifecycle or LifecycleSettings()
+        self._calendar = WorkingCalendar.from_settings(self._commands)
         self._normalizers = normalizers
         self._enrich = enrich
         self._batch_size = batch_size
@@ -217,6 +226,8 @@ class Pipeline:
             transport_flags = tuple(flag for flag in flags.split(",") if flag and flag not in record.flags)
             if transport_flags:
                 record = record.model_copy(update={"flags": record.flags + transport_flags})
+            if record.thread.relation == "new":
+                record = await self._link_duplicate(connection, record)
             if self._enrich is not None and record.thread.relation == "new":
                 record = self._enrich(record)
             await self._store_record(connection, raw_id, record)
@@ -227,8 +238,11 @@ class Pipeline:
     async def _act_on_ignored(
         self, connection: AsyncConnection, channel: str, raw_id: str, outcome: Ignored
     ) -> None:
-        if outcome.reason == "opt_out" and outcome.identity:
-            await upsert_preference(self._db, connection, channel, outcome.identity, opted_out=True)
+        # STOP/BERHENTI, MULAI and YA, recognised by the normalizer (gateway/lifecycle/optout.py).
+        await apply_command(
+            self._db, connection, channel=channel, raw_id=raw_id, outcome=outcome, text=outcome.detail,
+            received_at=utcnow(), settings=self._commands,
+        )
         if self.on_ignored is not None:
             await self.on_ignored(connection, channel, raw_id, outcome)
 
@@ -243,6 +257,24 @@ class Pipeline:
                 return record.model_copy(update={"thread": thread})
         thread = record.thread.model_copy(update={"unresolved": outcome.references})
         return record.model_copy(update={"thread": thread})
+
+    async def _link_duplicate(self, connection: AsyncConnection, record: Complaint) -> Complaint:
+        """The same person reporting the same thing again (any channel, within the window) is a duplicate."""
+        settings = self._lifecycle
+        if settings is None or settings.duplicate_window_hours <= 0:
+            return record
+        candidates = await duplicate_candidates(
+            connection, contact_keys(record), since=record.received_at - settings.duplicate_window,
+            until=record.received_at,
+        )
+        match = find_duplicate(
+            record, candidates, window=settings.duplicate_window, threshold=settings.duplicate_similarity
+        )
+        if match is None:
+            return record
+        log.info("pipeline.duplicate_linked", complaint_id=record.id, parent_id=match.parent_id,
+                 matched_on=match.matched_on)
+        return mark_duplicate(record, match)
 
     async def _store_record(self, connection: AsyncConnection, raw_id: str, record: Complaint) -> None:
         now = utcnow()
@@ -271,7 +303,13 @@ class Pipeline:
         )
         if inserted.rowcount == 0:
             return  # replayed: the record and its job exist already
-        kind = "follow_up" if record.thread.relation == "follow_up" else "file"
+        if record.thread.relation == "follow_up" and record.thread.parent_id:
+            await note_reporter_reply(self._db, connection, record.thread.parent_id, record.received_at,
+                                      settings=self._commands, calendar=self._calendar)
+        if self._lifecycle is not None and record.thread.relation != "follow_up":
+            await index_contacts(self._db, connection, record, contact_keys(record))
+        # A duplicate goes to the registry as a follow-up of its original, not as a second complaint.
+        kind = "file" if record.thread.relation == "new" else "follow_up"
         await connection.execute(
             dialect.insert(dispatch_job)
             .values(

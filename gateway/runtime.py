@@ -25,15 +25,17 @@ from gateway.ingest import DurableSink, IngestSink
 from gateway.intel.context import shared_context
 from gateway.intel.enrich import enrich
 from gateway.intel.settings import IntelSettings
+from gateway.lifecycle.sync import StatusSync
 from gateway.logs import REDACTOR
 from gateway.pipeline import Enricher, Pipeline
 from gateway.registry.base import RegistryClient
 from gateway.registry.factory import make_registry
 from gateway.replies import ReplySender
-from gateway.stats import queue_depths
+from gateway.stats import deadline_states, queue_depths
 from gateway.storage.archive import Archive
 from gateway.storage.cursors import DatabaseCursors, DatabaseDeliveries
 from gateway.storage.db import Database
+from gateway.storage.lifecycle_store import LifecycleStore
 from gateway.storage.migrate import upgrade
 from gateway.storage.spool import Spool
 from normalizers.registry import NORMALIZERS
@@ -83,6 +85,7 @@ class Gateway:
             enrich=intel_enricher(settings.intel) if self.serves_ingest else None,
             lease_seconds=settings.dispatch.lease_seconds,
             concat_window_seconds=settings.ingest.concat_window_seconds,
+            lifecycle=settings.lifecycle if settings.lifecycle.enabled else None,
         )
         self.archive = Archive(self.db, max_batch=settings.ingest.group_commit_max, on_stored=self.pipeline.wake.set)
         self.spool = Spool(Path(settings.database.spool_dir))
@@ -94,6 +97,7 @@ class Gateway:
         self.replies: ReplySender | None = None
         self._http: aiohttp.ClientSession | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        self._stopping = asyncio.Event()
         self._runner: web.AppRunner | None = None
         self.started_at = time.monotonic()
 
@@ -151,11 +155,20 @@ class Gateway:
             self._spawn(self.durable.drain_forever(), "spool-drainer")
         if self.serves_dispatch:
             self.registry = make_registry(self.settings.registry, session=self._http)
-            self.dispatcher = Dispatcher(self.db, self.registry, self.settings.dispatch, worker_id=self.worker_id)
+            lifecycle = self.settings.lifecycle if self.settings.lifecycle.enabled else None
+            self.dispatcher = Dispatcher(
+                self.db, self.registry, self.settings.dispatch, worker_id=self.worker_id, lifecycle=lifecycle
+            )
             self.replies = ReplySender(self.db, self.channels, self.settings.dispatch)
             self.dispatcher.on_reply_enqueued = self.replies.wake.set
             self._spawn(self.dispatcher.run(), "dispatcher")
             self._spawn(self.replies.run(), "replies")
+            # A webhook target keeps no status to poll (WebhookClient.supports_status).
+            if lifecycle is not None and getattr(self.registry, "supports_status", True):
+                sync = StatusSync(
+                    repository=LifecycleStore(self.db, settings=lifecycle), registry=self.registry, settings=lifecycle
+                )
+                self._spawn(sync.run(self._stopping), "status-sync")
         if self.serves_ingest:
             for name, channel in self.channels.items():
                 self._spawn(channel.run(), f"channel:{name}")
@@ -181,6 +194,7 @@ class Gateway:
         if self._runner is not None:
             await self._runner.cleanup()
         await self.archive.close()
+        self._stopping.set()
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -221,6 +235,8 @@ class Gateway:
         """Prometheus metrics, with queue depths refreshed."""
         with contextlib.suppress(Exception):
             await queue_depths(self.db)
+        with contextlib.suppress(Exception):
+            await deadline_states(self.db, due_soon=self.settings.lifecycle.due_soon)
         return await metrics_handler(request)
 
 

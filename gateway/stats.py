@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 import sqlalchemy as sa
 
 from gateway import metrics
+from gateway.lifecycle.complaint_deadlines import DeadlineKey
+from gateway.messages import utcnow
 from gateway.storage.db import Database
+from gateway.storage.lifecycle_store import deadline_counts
 from gateway.storage.tables import complaint, dispatch_job, raw_message, reply
 
 
@@ -87,3 +91,26 @@ async def channel_stats(db: Database) -> dict[str, ChannelStats]:
             elif state == "held":
                 stats.held += count
     return dict(result)
+
+
+DEADLINE_STATES = ("on_time", "due_soon", "breached")
+
+
+async def deadline_states(db: Database, *, due_soon: timedelta) -> dict[DeadlineKey, int]:
+    """Open complaints by channel, agency and deadline state, also set as the /metrics gauge."""
+    counts = await deadline_counts(db, now=utcnow(), due_soon=due_soon)
+    # Cleared first: a state no complaint is in any more must not keep its last count.
+    metrics.OPEN_BY_DEADLINE.clear()
+    for key, count in counts.items():
+        metrics.OPEN_BY_DEADLINE.labels(key.channel, key.agency, key.state).set(count)
+    return counts
+
+
+def deadline_table(counts: dict[DeadlineKey, int]) -> dict[str, dict[str, dict[str, int]]]:
+    """The counts as {channel: {agency: {on_time, due_soon, breached}}}, every state present."""
+    table: dict[str, dict[str, dict[str, int]]] = {}
+    for key, count in sorted(counts.items(), key=lambda item: (item[0].channel, item[0].agency)):
+        row = table.setdefault(key.channel, {}).setdefault(key.agency, dict.fromkeys(DEADLINE_STATES, 0))
+        row[key.state] += count
+    return table
+

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from gateway.lifecycle.optout import CONSENT_WORDS as LIFECYCLE_CONSENT_WORDS
+from gateway.lifecycle.optout import STOP_WORDS, command_of
 from gateway.messages import RawMessage
 from gateway.records import (
     Attachment,
@@ -30,9 +32,10 @@ from normalizers.text import (
     leading_tracking_reference,
 )
 
-# Keywords a reporter sends alone to stop updates or to consent to escalation (issue: lifecycle).
-OPT_OUT_WORDS = frozenset({"stop", "berhenti", "unreg", "stop lapor"})
-CONSENT_WORDS = frozenset({"ya", "iya", "setuju"})
+# Commands a reporter sends alone (STOP, MULAI, YA): the lifecycle's one list, lower-cased for
+# normalizers/meta.py, which compares its own cleaned text.
+OPT_OUT_WORDS = frozenset(word.casefold() for word in STOP_WORDS)
+CONSENT_WORDS = frozenset(word.casefold() for word in LIFECYCLE_CONSENT_WORDS)
 MEDIA_ONLY_TITLE = "Laporan dengan lampiran"
 LOCATION_ONLY_TITLE = "Laporan lokasi"
 
@@ -53,16 +56,15 @@ class SmsFields:
 def normalize_sms(raw: RawMessage, fields: SmsFields) -> Outcome:
     """Turn one SMS-like message into a complaint, a follow-up, or an explicit Ignored."""
     text = clean_text(fields.text)
-    keyword = text.casefold().strip(" .!")
     phone = to_e164(fields.sender)
     identity = phone or fields.sender.strip()
     if not fields.attachments and fields.location is None:
         if not text:
             return Ignored(reason="empty_message")
-        if keyword in OPT_OUT_WORDS:
-            return Ignored(reason="opt_out", detail=keyword, identity=identity)
-        if keyword in CONSENT_WORDS:
-            return Ignored(reason="consent", detail=keyword, identity=identity)
+        command = command_of(text)
+        if command is not None:
+            # The whole text is kept: "YA #1234" consents to that complaint only.
+            return Ignored(reason=command, detail=text, identity=identity)
 
     reference, text = leading_tracking_reference(text)
     markers = extract_markers(text)
