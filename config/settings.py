@@ -97,6 +97,17 @@ class LoggingSettings(Section):
     format: Literal["json", "console"] = "json"
 
 
+class MediaSettings(Section):
+    """Background download of attachments before filing (gateway.media)."""
+
+    directory: str = "var/media"
+    max_bytes: int = Field(default=16_777_216, gt=0)
+    timeout_seconds: float = Field(default=30.0, gt=0)
+    # Provider media URLs are public; loopback and private addresses are refused (SSRF).
+    # Only tests against local stand-ins turn this on.
+    allow_private_addresses: bool = False
+
+
 class Settings(BaseSettings):
     """Every setting of the gateway, frozen once loaded."""
 
@@ -115,6 +126,7 @@ class Settings(BaseSettings):
     ingest: IngestSettings = IngestSettings()
     logging: LoggingSettings = LoggingSettings()
     intel: IntelSettings = IntelSettings()
+    media: MediaSettings = MediaSettings()
     lifecycle: LifecycleSettings = LifecycleSettings()
     channels: dict[str, dict[str, Any]] = Field(default_factory=dict)
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
@@ -73,6 +74,8 @@ class Dispatcher:
         self.wake = asyncio.Event()
         self.last_cycle = time.monotonic()
         self.on_reply_enqueued: Callable[[], None] | None = None
+        # Runs before a record is sent (gateway.media fetches its attachments); returns the record to send.
+        self.prepare: Callable[[Complaint], Awaitable[Complaint]] | None = None
 
     async def run(self) -> None:
         """Dispatch until cancelled."""
@@ -129,6 +132,8 @@ class Dispatcher:
             return
         async with self._db.connect() as connection:
             record = await load_record(connection, job.complaint_id)
+        if self.prepare is not None:
+            record = await self.prepare(record)
         tries = 0
         try:
             async for attempt in self._policy.inline():
@@ -255,6 +260,8 @@ class Dispatcher:
             ),
             in_reply_to=route.in_reply_to,
             public=route.public,
+            # X puts the tracking ID in a public reply; Meta picks text or template by the 24-hour window.
+            meta=json.dumps({"tracking_id": tracking_id, "last_inbound_at": record.received_at.isoformat()}),
         )
 
 

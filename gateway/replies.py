@@ -27,7 +27,8 @@ log = structlog.get_logger(__name__)
 
 
 def outgoing(row: Row[Any]) -> OutgoingReply:
-    """The OutgoingReply a reply row holds."""
+    """The OutgoingReply a reply row holds; the tracking ID travels in the row's `meta`."""
+    meta = json.loads(row.meta or "{}")
     return OutgoingReply(
         id=row.id,
         channel=row.channel,
@@ -38,8 +39,9 @@ def outgoing(row: Row[Any]) -> OutgoingReply:
         in_reply_to=row.in_reply_to,
         subject=row.subject,
         complaint_id=row.complaint_id,
+        tracking_id=meta.get("tracking_id") or None,
         public=row.public,
-        meta=json.loads(row.meta or "{}"),
+        meta=meta,
     )
 
 

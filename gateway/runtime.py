@@ -27,6 +27,7 @@ from gateway.intel.enrich import enrich
 from gateway.intel.settings import IntelSettings
 from gateway.lifecycle.sync import StatusSync
 from gateway.logs import REDACTOR
+from gateway.media import MediaWorker
 from gateway.pipeline import Enricher, Pipeline
 from gateway.registry.base import RegistryClient
 from gateway.registry.factory import make_registry
@@ -95,6 +96,7 @@ class Gateway:
         self.registry: RegistryClient | None = None
         self.dispatcher: Dispatcher | None = None
         self.replies: ReplySender | None = None
+        self.media: MediaWorker | None = None
         self._http: aiohttp.ClientSession | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = asyncio.Event()
@@ -161,6 +163,9 @@ class Gateway:
             )
             self.replies = ReplySender(self.db, self.channels, self.settings.dispatch)
             self.dispatcher.on_reply_enqueued = self.replies.wake.set
+            # Attachments are downloaded in the background, just before filing, never on the webhook path.
+            self.media = MediaWorker(self.db, self.channels, self.settings.media)
+            self.dispatcher.prepare = self.media.prepare
             self._spawn(self.dispatcher.run(), "dispatcher")
             self._spawn(self.replies.run(), "replies")
             # A webhook target keeps no status to poll (WebhookClient.supports_status).
@@ -202,6 +207,8 @@ class Gateway:
                 await task
         if self.registry is not None:
             await self.registry.aclose()
+        if self.media is not None:
+            await self.media.close()
         if self._http is not None:
             await self._http.close()
         await self.db.dispose()
