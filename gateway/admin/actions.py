@@ -10,7 +10,7 @@ from channels.base import CredentialCheck
 from channels.registry import CHANNELS
 from config.settings import Settings
 from gateway.admin.audit import record
-from gateway.admin.channel_store import ChannelStore, channel_class_config
+from gateway.admin.channel_store import ChannelStore, channel_class_config, secret_value
 from gateway.admin.channel_view import ChannelView, describe
 from gateway.admin.checks import check_channel
 from gateway.outbox import Queue, retry
@@ -64,9 +64,10 @@ class Admin:
             await self.store.set_enabled(self.base, name, enabled, actor=actor)
         self._changed()
 
-    async def set_secret(self, name: str, key: str, value: str, *, check: bool, actor: str) -> CredentialCheck | None:
+    async def set_secret(self, name: str, key: str, text: str, *, check: bool, actor: str) -> CredentialCheck | None:
         """Store a secret after the provider accepted it (unless check is False); the result either way."""
         store = self.store
+        value = secret_value(name, key, text)
         candidate = await store.candidate(self.base, name, key, value)
         result = await check_channel(candidate, name) if check else None
         if result is not None and result is not CredentialCheck.OK:

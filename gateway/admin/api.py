@@ -26,7 +26,7 @@ from gateway.replay import ReplayFilter
 from gateway.stats import channel_stats, queue_depths
 
 PREFIX = "/admin/api"
-Handler = Callable[[web.Request, TokenInfo], Awaitable[web.Response]]
+Handler = Callable[["AdminApi", web.Request, TokenInfo], Awaitable[web.Response]]
 
 
 def _default(value: object) -> str:
@@ -128,56 +128,15 @@ class AdminApi:
         self.admin = admin
         self.db = admin.gateway.db
 
-    def endpoints(self) -> list[Endpoint]:
-        """Every endpoint, in the order the OpenAPI document lists them."""
-        obj: dict[str, Any] = {"type": "object"}
-        return [
-            Endpoint("GET", "/me", "viewer", "The caller's token name and role", self.me),
-            Endpoint("GET", "/channels", "viewer", "Channels with health; secrets only as set / not set",
-                     self.channels),
-            Endpoint("GET", "/channels/{name}", "viewer", "One channel", self.channel),
-            Endpoint("PATCH", "/channels/{name}", "admin", "Enable, disable or change plain settings",
-                     self.update_channel, body={"type": "object", "properties": {
-                         "enabled": {"type": "boolean"}, "settings": obj}}),
-            Endpoint("PUT", "/channels/{name}/secrets/{key}", "admin",
-                     "Store a secret, checked with the provider first unless check is false", self.set_secret,
-                     body={"type": "object", "required": ["value"], "properties": {
-                         "value": {"type": "string", "writeOnly": True}, "check": {"type": "boolean"}}}),
-            Endpoint("POST", "/channels/{name}/test", "operator",
-                     "Check credentials: ok, invalid_auth, cannot_connect or unknown", self.test_channel),
-            Endpoint("GET", "/queues", "viewer", "Rows per state in the raw archive and both outboxes", self.queues),
-            Endpoint("GET", "/dead-letters", "viewer", "Dead letters of an outbox", self.dead_letters,
-                     query=("queue", "limit")),
-            Endpoint("POST", "/dead-letters/retry", "operator", "Retry dead letters (all of a queue without ids)",
-                     self.retry, body={"type": "object", "properties": {
-                         "queue": {"enum": ["dispatch", "reply"]}, "ids": {"type": "array",
-                                                                            "items": {"type": "string"}}}}),
-            Endpoint("POST", "/replay", "operator", "Re-run stored raw messages through normalization",
-                     self.replay, body={"type": "object", "properties": {
-                         "channel": {"type": "string"}, "since": {"type": "string", "format": "date-time"},
-                         "until": {"type": "string", "format": "date-time"},
-                         "ids": {"type": "array", "items": {"type": "string"}},
-                         "states": {"type": "array", "items": {"type": "string"}},
-                         "dry_run": {"type": "boolean"}}}),
-            Endpoint("GET", "/complaints", "viewer", "Recent complaints", self.complaints, query=("limit",)),
-            Endpoint("GET", "/complaints/{id}", "viewer", "A complaint's record beside its raw message",
-                     self.complaint),
-            Endpoint("GET", "/deadlines/breaches", "viewer", "Open complaints past a deadline", self.breaches),
-            Endpoint("GET", "/stats", "viewer", "Per-channel totals", self.stats),
-            Endpoint("GET", "/audit", "admin", "The audit trail, newest first", self.audit, query=("limit",)),
-        ]
-
     def mount(self, app: web.Application) -> None:
         """Add the OpenAPI document and every guarded endpoint to `app`."""
-        endpoints = self.endpoints()
-        spec = document(endpoints, prefix=PREFIX)
-        app.router.add_get(f"{PREFIX}/openapi.json", lambda _request: self._spec(spec))
-        for endpoint in endpoints:
+        app.router.add_get(f"{PREFIX}/openapi.json", self.openapi)
+        for endpoint in ENDPOINTS:
             app.router.add_route(endpoint.method, PREFIX + endpoint.path, partial(self._guarded, endpoint))
 
-    @staticmethod
-    async def _spec(spec: dict[str, Any]) -> web.Response:
-        return answer(spec)
+    async def openapi(self, _request: web.Request) -> web.Response:
+        """GET /admin/api/openapi.json (no token needed: it describes, it holds nothing)."""
+        return answer(document(ENDPOINTS, prefix=PREFIX))
 
     async def _guarded(self, endpoint: Endpoint, request: web.Request) -> web.Response:
         token = bearer(request)
@@ -187,7 +146,7 @@ class AdminApi:
         if not role_allows(who.role, endpoint.role):
             return problem(403, "forbidden", f"needs the {endpoint.role} role")
         try:
-            return await endpoint.handler(request, who)
+            return await endpoint.handler(self, request, who)
         except BadRequest as exc:
             return problem(400, "bad_request", str(exc))
         except ConfigurationError as exc:
@@ -291,3 +250,42 @@ class AdminApi:
     async def audit(self, request: web.Request, _who: TokenInfo) -> web.Response:
         """GET /audit."""
         return answer({"entries": await recent(self.db, limit=_limit(request, 100, 1000))})
+
+
+_OBJECT: dict[str, Any] = {"type": "object"}
+# Every endpoint, in the order the OpenAPI document lists them; the tests walk this table for 401 and 403.
+ENDPOINTS: list[Endpoint] = [
+    Endpoint("GET", "/me", "viewer", "The caller's token name and role", AdminApi.me),
+    Endpoint("GET", "/channels", "viewer", "Channels with health; secrets only as set / not set",
+             AdminApi.channels),
+    Endpoint("GET", "/channels/{name}", "viewer", "One channel", AdminApi.channel),
+    Endpoint("PATCH", "/channels/{name}", "admin", "Enable, disable or change plain settings",
+             AdminApi.update_channel, body={"type": "object", "properties": {
+                 "enabled": {"type": "boolean"}, "settings": _OBJECT}}),
+    Endpoint("PUT", "/channels/{name}/secrets/{key}", "admin",
+             "Store a secret, checked with the provider first unless check is false", AdminApi.set_secret,
+             body={"type": "object", "required": ["value"], "properties": {
+                 "value": {"type": "string", "writeOnly": True}, "check": {"type": "boolean"}}}),
+    Endpoint("POST", "/channels/{name}/test", "operator",
+             "Check credentials: ok, invalid_auth, cannot_connect or unknown", AdminApi.test_channel),
+    Endpoint("GET", "/queues", "viewer", "Rows per state in the raw archive and both outboxes", AdminApi.queues),
+    Endpoint("GET", "/dead-letters", "viewer", "Dead letters of an outbox", AdminApi.dead_letters,
+             query=("queue", "limit")),
+    Endpoint("POST", "/dead-letters/retry", "operator", "Retry dead letters (all of a queue without ids)",
+             AdminApi.retry, body={"type": "object", "properties": {
+                 "queue": {"enum": ["dispatch", "reply"]}, "ids": {"type": "array",
+                                                                    "items": {"type": "string"}}}}),
+    Endpoint("POST", "/replay", "operator", "Re-run stored raw messages through normalization",
+             AdminApi.replay, body={"type": "object", "properties": {
+                 "channel": {"type": "string"}, "since": {"type": "string", "format": "date-time"},
+                 "until": {"type": "string", "format": "date-time"},
+                 "ids": {"type": "array", "items": {"type": "string"}},
+                 "states": {"type": "array", "items": {"type": "string"}},
+                 "dry_run": {"type": "boolean"}}}),
+    Endpoint("GET", "/complaints", "viewer", "Recent complaints", AdminApi.complaints, query=("limit",)),
+    Endpoint("GET", "/complaints/{id}", "viewer", "A complaint's record beside its raw message",
+             AdminApi.complaint),
+    Endpoint("GET", "/deadlines/breaches", "viewer", "Open complaints past a deadline", AdminApi.breaches),
+    Endpoint("GET", "/stats", "viewer", "Per-channel totals", AdminApi.stats),
+    Endpoint("GET", "/audit", "admin", "The audit trail, newest first", AdminApi.audit, query=("limit",)),
+]

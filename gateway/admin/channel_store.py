@@ -52,6 +52,30 @@ def channel_class_config(name: str) -> type[ChannelConfig]:
     return cls.config_model
 
 
+def _takes_mapping(annotation: object) -> bool:
+    if typing.get_origin(annotation) is dict:
+        return True
+    return any(_takes_mapping(arg) for arg in typing.get_args(annotation))
+
+
+def secret_value(name: str, key: str, text: str) -> Any:
+    """The value of a secret as typed in: text, or a JSON object for mappings (email auth_users)."""
+    model = channel_class_config(name)
+    if key not in secret_fields(model):
+        raise ConfigurationError("not a secret setting",
+                                 detail=f"[channels.{name}] {key!r}: use `lapor-gateway channels set`")
+    field = model.model_fields[key]
+    if not _takes_mapping(field.annotation):
+        return text
+    try:
+        value = json.loads(text)
+    except ValueError:
+        value = None
+    if not isinstance(value, dict) or not all(isinstance(item, str) for item in value.values()):
+        raise ConfigurationError("invalid secret", detail=f'{key} takes a JSON object like {{"user": "password"}}')
+    return value
+
+
 def overlay(settings: Settings, overrides: Mapping[str, Mapping[str, Any]]) -> Settings:
     """Settings with the database's channel values laid over the file and environment values."""
     if not overrides:
@@ -119,7 +143,7 @@ class ChannelStore:
             rows = (await connection.execute(sa.select(channel_setting))).all()
         result: dict[str, dict[str, Any]] = {}
         for row in rows:
-            value = self.vault.decrypt(row.value) if row.secret else json.loads(row.value)
+            value = json.loads(self.vault.decrypt(row.value) if row.secret else row.value)
             result.setdefault(row.channel, {})[row.key] = value
         return result
 
@@ -168,14 +192,14 @@ class ChannelStore:
         await self._write(name, "enabled", json.dumps(enabled), secret=False, actor=actor,
                           action="channel.enable" if enabled else "channel.disable", detail={})
 
-    async def set_secret(self, settings: Settings, name: str, key: str, value: str, *, actor: str,
+    async def set_secret(self, settings: Settings, name: str, key: str, value: Any, *, actor: str,
                          check: str | None) -> None:
         """Store a secret encrypted; the audit says which key and the check result, never the value."""
         if key not in secret_fields(channel_class_config(name)):
             raise ConfigurationError("not a secret setting",
                                      detail=f"[channels.{name}] {key!r}: use `lapor-gateway channels set`")
         await self.candidate(settings, name, key, value)
-        await self._write(name, key, self.vault.encrypt(value), secret=True, actor=actor,
+        await self._write(name, key, self.vault.encrypt(json.dumps(value)), secret=True, actor=actor,
                           action="channel.set_secret", detail={"key": key, "check": check or "skipped"})
 
     async def unset(self, name: str, key: str, *, actor: str) -> bool:
