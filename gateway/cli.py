@@ -7,17 +7,18 @@ import json
 import sys
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
+from typer.core import TyperGroup
 
 from config.settings import Settings, channel_config, load_settings
 from gateway import logs
 from gateway.commands import lifecycle as lifecycle_commands
-from gateway.commands import registry_sim, routing
+from gateway.commands import registry_sim
 from gateway.commands.twilio_sim import twilio_sim
 from gateway.errors import ConfigurationError
 from gateway.outbox import Queue, list_entries, retry
@@ -33,7 +34,27 @@ from gateway.storage.migrate import upgrade
 from gateway.storage.spam_store import open_spam_store
 from normalizers.registry import NORMALIZERS
 
-app = typer.Typer(no_args_is_help=True, help="lapor-gateway: citizens' channels to SP4N-LAPOR!")
+
+class _Commands(TyperGroup):
+    """The command tree; `routing` and `spam` are built on first use."""
+
+    # They import scikit-learn (1-2 s), which the simulators and every other command would pay at each start.
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return [*super().list_commands(ctx), "routing", "spam"]
+
+    def get_command(self, ctx: Any, name: str) -> Any:
+        if name not in ("routing", "spam"):
+            return super().get_command(ctx, name)
+        from gateway.commands import routing
+
+        group = routing.routing_app(dispositions_source) if name == "routing" else routing.spam_app(open_spam_store)
+        command = typer.main.get_command(group)
+        command.name = name
+        return command
+
+
+app = typer.Typer(cls=_Commands, no_args_is_help=True, help="lapor-gateway: citizens' channels to SP4N-LAPOR!")
 db_app = typer.Typer(no_args_is_help=True, help="Database schema.")
 outbox_app = typer.Typer(no_args_is_help=True, help="Dispatch and reply outboxes.")
 channels_app = typer.Typer(no_args_is_help=True, help="Channels and their credentials.")
@@ -43,8 +64,6 @@ app.add_typer(channels_app, name="channels")
 app.add_typer(registry_sim.app, name="registry-sim")
 app.command("twilio-sim")(twilio_sim)
 app.add_typer(lifecycle_commands.escalations_app(open_lifecycle_store), name="escalations")
-app.add_typer(routing.routing_app(dispositions_source), name="routing")
-app.add_typer(routing.spam_app(open_spam_store), name="spam")
 
 ConfigOption = Annotated[
     Path | None, typer.Option("--config", "-c", help="TOML file (default: $LAPOR_GATEWAY_CONFIG).")

@@ -20,7 +20,6 @@ from ulid import ULID
 from config.settings import DispatchSettings
 from gateway import acks, metrics
 from gateway.errors import ConfigurationError, GatewayError, PermanentFailure, TransientFailure
-from gateway.intel.enrich import needs_kelurahan
 from gateway.intel.spam import SPAM_FLAG
 from gateway.intel.spam_review import CONFIRMED_FLAG
 from gateway.lifecycle.complaint_deadlines import deadlines_of
@@ -63,6 +62,11 @@ class Dispatcher:
         self._db = db
         self._registry = registry
         self._settings = settings
+        # Imported here, not with the module: gateway.intel.enrich brings scikit-learn (seconds to import),
+        # which every CLI command importing this module would pay for.
+        from gateway.intel.enrich import needs_kelurahan
+
+        self._needs_kelurahan = needs_kelurahan
         # With lifecycle settings, a filed complaint gets its deadlines and its status polling.
         self._lifecycle = lifecycle
         self._calendar = WorkingCalendar.from_settings(lifecycle) if lifecycle else None
@@ -256,7 +260,7 @@ class Dispatcher:
             sender=route.sender,
             subject=acks.subject(tracking_id, record.title),
             text=acks.acknowledgement(
-                tracking_id, follow_up=follow_up, ask_kelurahan=not follow_up and needs_kelurahan(record)
+                tracking_id, follow_up=follow_up, ask_kelurahan=not follow_up and self._needs_kelurahan(record)
             ),
             in_reply_to=route.in_reply_to,
             public=route.public,

@@ -22,8 +22,6 @@ from config.settings import Settings, channel_config
 from gateway.app import edge_errors, metrics_handler
 from gateway.dispatcher import Dispatcher
 from gateway.ingest import DurableSink, IngestSink
-from gateway.intel.context import shared_context
-from gateway.intel.enrich import enrich
 from gateway.intel.settings import IntelSettings
 from gateway.lifecycle.sync import StatusSync
 from gateway.logs import REDACTOR
@@ -63,6 +61,10 @@ def intel_enricher(intel: IntelSettings) -> Enricher | None:
     """
     if not intel.enabled:
         return None
+    # Imported here: the router brings scikit-learn (seconds to import), which only normalizing processes need.
+    from gateway.intel.context import shared_context
+    from gateway.intel.enrich import enrich
+
     anchored = intel.model_copy(update={"routing_rules": str(routing_rules_path(intel))})
     return functools.partial(enrich, context=shared_context(anchored))
 

@@ -12,7 +12,7 @@ Hooks for the status sync: `disposition_insight(state)` is pure (put it on the s
 from __future__ import annotations
 
 import asyncio
-from typing import cast, get_args
+from typing import TYPE_CHECKING, cast, get_args
 
 import sqlalchemy as sa
 import structlog
@@ -20,15 +20,16 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from config.settings import Settings
 from gateway.intel.dispositions import disposition_from
-from gateway.intel.router import Example
 from gateway.intel.routing_rules import RoutingRules
 from gateway.lifecycle.status import Stage, stage_of
 from gateway.messages import utcnow
 from gateway.records import Classification, Complaint, Insight
 from gateway.registry.base import RegistryState
-from gateway.runtime import routing_rules_path
 from gateway.storage.db import Database
 from gateway.storage.tables import complaint
+
+if TYPE_CHECKING:
+    from gateway.intel.router import Example
 
 log = structlog.get_logger(__name__)
 
@@ -83,6 +84,8 @@ async def record_disposition(connection: AsyncConnection, complaint_id: str, sta
 
 def example_of(record: Complaint, rules: RoutingRules) -> Example | None:
     """The training example a record's disposition gives, or None (none, or an agency the rules lack)."""
+    from gateway.intel.router import Example  # brings scikit-learn: only for training
+
     for insight in record.insights:
         if insight.kind == DISPOSITION_KIND and insight.decided_by == "registry":
             given = insight.detail.get("classification")
@@ -127,6 +130,9 @@ async def disposition_examples(db: Database, rules: RoutingRules, *, batch: int 
 
 def dispositions_source(settings: Settings) -> list[Example]:
     """The database source of `lapor-gateway routing train` without --data."""
+    # Imported here: the storage layer does not depend on the server, only this CLI entry point does.
+    from gateway.runtime import routing_rules_path
+
     rules = RoutingRules.load(routing_rules_path(settings.intel))
 
     async def run() -> list[Example]:
