@@ -121,8 +121,8 @@ port = 8181
 [channels.twilio]
 enabled = true
 account_sid = "AC0123456789abcdef0123456789abcdef"
-auth_token = "cli-secret-auth-token"
 """
+SECRET = {"LAPOR_GATEWAY_CHANNELS__TWILIO__AUTH_TOKEN": "cli-secret-auth-token"}
 
 
 @pytest.mark.parametrize(
@@ -130,7 +130,7 @@ auth_token = "cli-secret-auth-token"
     [
         (VALID_TOML, {}, 0),
         (VALID_TOML + "\n[database]\nurll = \"sqlite:///x.db\"\n", {}, 2),
-        (VALID_TOML.replace("auth_token", "authtoken"), {}, 2),
+        (VALID_TOML.replace("account_sid", "acount_sid"), {}, 2),
         (VALID_TOML, {"LAPOR_GATEWAY_BOGUS": "1"}, 2),
         (VALID_TOML, {"LAPOR_GATEWAY_CHANNELS__PIGEON__ENABLED": "true"}, 2),
     ],
@@ -138,7 +138,7 @@ auth_token = "cli-secret-auth-token"
 )
 def test_check_config(console: Console, tmp_path: Path, toml: str, environment: dict[str, str], status: int) -> None:
     config = write(tmp_path, "gateway.toml", toml.encode())
-    done = console.run("check-config", "--config", str(config), env=environment)
+    done = console.run("check-config", "--config", str(config), env={**SECRET, **environment})
     assert done.returncode == status, done.stdout + done.stderr
     assert "cli-secret-auth-token" not in done.stdout + done.stderr
     if status == 0:

@@ -22,12 +22,11 @@ pool_size = 3
 
 [registry]
 url = "http://127.0.0.1:8090"
-token = "toml-registry-token"
 
 [channels.twilio]
 enabled = true
 account_sid = "AC0123456789abcdef0123456789abcdef"
-auth_token = "toml-auth-token"
+signature = "enforce"
 """
 
 
@@ -52,7 +51,7 @@ def test_toml_values_are_read(toml_file: Path) -> None:
     assert (settings.server.port, settings.database.url, settings.database.pool_size) == (
         9001, "sqlite:///from-toml.db", 3)
     assert settings.server.base_url == "https://lapor.example.go.id"
-    assert settings.registry.token.get_secret_value() == "toml-registry-token"
+    assert settings.registry.url == "http://127.0.0.1:8090"
 
 
 def test_environment_wins_over_toml_and_keeps_the_rest_of_the_section(
@@ -72,7 +71,7 @@ def test_config_file_from_lapor_gateway_config(toml_file: Path, monkeypatch: pyt
     assert load_settings().server.port == 9001
 
 
-def test_nested_channel_variable_overrides_the_toml_secret(
+def test_nested_channel_variables_join_and_override_the_toml_section(
     toml_file: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("LAPOR_GATEWAY_CHANNELS__TWILIO__AUTH_TOKEN", "env-auth-token")
@@ -80,7 +79,7 @@ def test_nested_channel_variable_overrides_the_toml_secret(
     twilio = channel_config(load_settings(toml_file), "twilio", TwilioConfig)
     assert twilio.auth_token == "env-auth-token"
     assert twilio.account_sid == "AC0123456789abcdef0123456789abcdef", "TOML keys of the channel stay"
-    assert (twilio.enabled, twilio.signature) == (True, "log-only")
+    assert (twilio.enabled, twilio.signature) == (True, "log-only"), "the environment wins over TOML"
 
 
 def test_channel_from_environment_alone(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -103,9 +102,12 @@ def test_channel_from_environment_alone(monkeypatch: pytest.MonkeyPatch) -> None
         ("", {"LAPOR_GATEWAY_DATABSE__URL": "sqlite:///typo.db"}),
         ("", {"LAPOR_GATEWAY_DATABASE__URLL": "sqlite:///typo.db"}),
         ("", {"LAPOR_GATEWAY_SERVER__PORT": "eighty"}),
+        ("[channels.twilio]\nauth_token = \"plain-in-file\"\n", {}),
+        ("[registry]\ntoken = \"plain-in-file\"\n", {}),
     ],
     ids=["unknown-section", "unknown-key", "unknown-top-level-key", "wrong-type", "not-an-allowed-value",
-         "invalid-toml", "unknown-env-section", "misspelt-env-section", "unknown-env-key", "wrong-env-type"],
+         "invalid-toml", "unknown-env-section", "misspelt-env-section", "unknown-env-key", "wrong-env-type",
+         "plain-channel-secret-in-file", "plain-registry-token-in-file"],
 )
 def test_unknown_or_invalid_settings_are_errors(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, toml: str, environment: dict[str, str]
@@ -135,8 +137,12 @@ def test_invalid_channel_section_is_an_error(section: dict[str, str]) -> None:
     assert "[channels.twilio]" in caught.value.detail
 
 
-def test_settings_are_frozen_and_keep_secrets_out_of_their_repr(toml_file: Path) -> None:
+def test_settings_are_frozen_and_keep_secrets_out_of_their_repr(
+    toml_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LAPOR_GATEWAY_REGISTRY__TOKEN", "toml-registry-token")
     settings = load_settings(toml_file)
+    assert settings.registry.token.get_secret_value() == "toml-registry-token"
     with pytest.raises(ValidationError):
         settings.server.port = 1  # type: ignore[misc]
     assert "toml-registry-token" not in repr(settings) and "toml-registry-token" not in str(settings)

@@ -11,6 +11,9 @@ import pytest
 
 from gateway.registry.lapor import LaporClient
 from tests.dispatcher.sim_harness import TOKEN, SimHandle, StartSim, running_sim
+from tests.storage.migrated_copies import database_url, postgres_template, sqlite_template
+
+__all__ = ["database_url", "postgres_template", "sqlite_template"]
 
 
 @pytest.fixture
