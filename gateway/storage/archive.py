@@ -7,6 +7,7 @@ import contextlib
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import structlog
 from sqlalchemy.dialects import postgresql, sqlite
@@ -18,6 +19,19 @@ from gateway.storage.db import Database
 from gateway.storage.tables import raw_message
 
 log = structlog.get_logger(__name__)
+
+
+def _insert_ignoring_duplicates(dialect: Any) -> Any:
+    """INSERT ... ON CONFLICT (channel, external_id) DO NOTHING RETURNING id."""
+    return (
+        dialect.insert(raw_message)
+        .on_conflict_do_nothing(index_elements=["channel", "external_id"])
+        .returning(raw_message.c.id)
+    )
+
+
+_INSERT_SQLITE = _insert_ignoring_duplicates(sqlite)
+_INSERT_POSTGRES = _insert_ignoring_duplicates(postgresql)
 
 
 class ArchiveUnavailable(Exception):
@@ -121,15 +135,12 @@ class Archive:
         for raw in raws:
             row = raw_row(raw)
             rows.setdefault(str(row["id"]), row)
-        dialect = postgresql if self._db.is_postgres else sqlite
-        statement = (
-            dialect.insert(raw_message)
-            .values(list(rows.values()))
-            .on_conflict_do_nothing(index_elements=["channel", "external_id"])
-            .returning(raw_message.c.id)
-        )
+        statement = _INSERT_POSTGRES if self._db.is_postgres else _INSERT_SQLITE
         async with self._db.begin() as connection:
-            inserted = set((await connection.execute(statement)).scalars().all())
+            # Parameters as a list: SQLAlchemy's "insertmanyvalues" sends them as multi-row INSERTs from
+            # one cached compilation instead of compiling a new statement for every batch size.
+            # https://docs.sqlalchemy.org/en/20/core/connections.html#engine-insertmanyvalues
+            inserted = set((await connection.execute(statement, list(rows.values()))).scalars().all())
         outcomes: list[Stored] = []
         for raw in raws:
             key = raw_id(raw.channel, raw.external_id)
