@@ -30,8 +30,10 @@ _SENTENCE_END = re.compile(r"(?<=[!?])\s|(?<=\w{4}\.)\s")
 
 def clean_text(text: str) -> str:
     """Normalize line endings, drop control characters and runs of blanks; never drop words."""
-    text = unicodedata.normalize("NFC", text.replace("\r\n", "\n").replace("\r", "\n"))
-    text = _CONTROL.sub("", text)
+    # Control characters go before NFC: one between a letter and its combining mark would otherwise keep
+    # them apart until the next pass composed them, and cleaning would not be idempotent.
+    text = _CONTROL.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
+    text = unicodedata.normalize("NFC", text)
     lines = [_SPACES.sub(" ", line).strip() for line in text.split("\n")]
     return _MANY_NEWLINES.sub("\n\n", "\n".join(lines)).strip()
 
@@ -46,11 +48,14 @@ class Markers:
 
 def extract_markers(text: str) -> Markers:
     """Take `#anonim` and `#rahasia` out of the text and turn them into privacy flags."""
-    found = {m.group(1).lower() for m in _PRIVACY_MARKER.finditer(text)}
+    found: set[str] = set()
+    # Until none is left: taking "#rahasia" out of "#rahasia#anonim" leaves a "#anonim" that now stands alone.
+    while matches := {m.group(1).lower() for m in _PRIVACY_MARKER.finditer(text)}:
+        found |= matches
+        text = clean_text(_PRIVACY_MARKER.sub(" ", text))
     if not found:
         return Markers(text, Privacy())
-    stripped = clean_text(_PRIVACY_MARKER.sub(" ", text))
-    return Markers(stripped, Privacy(anonim="anonim" in found, rahasia="rahasia" in found))
+    return Markers(text, Privacy(anonim="anonim" in found, rahasia="rahasia" in found))
 
 
 def leading_tracking_reference(text: str) -> tuple[Reference | None, str]:
@@ -75,6 +80,16 @@ def derive_title(text: str, *, fallback: str = "Pengaduan tanpa teks", limit: in
     return cut.rstrip(" ,;:-") + "…"
 
 
+def _has_letters(text: str, count: int) -> bool:
+    """True when the text holds at least `count` letters (stops counting there: texts can be long)."""
+    for ch in text:
+        if ch.isalpha():
+            count -= 1
+            if count == 0:
+                return True
+    return False
+
+
 @cache
 def _identifier() -> LanguageIdentifier:
     # Loaded once per process: the model takes about half a second to read.
@@ -85,8 +100,7 @@ def _identifier() -> LanguageIdentifier:
 
 def detect_language(text: str) -> str | None:
     """Indonesian, Javanese or English, or None when the text is too short to tell."""
-    letters = sum(ch.isalpha() for ch in text)
-    if letters < 8:
+    if not _has_letters(text, 8):
         return None
     language, _confidence = _identifier().classify(text)
     return str(language)
