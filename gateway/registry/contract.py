@@ -114,7 +114,8 @@ def complaint_request(complaint: Complaint) -> ComplaintRequest:
     anonim = complaint.privacy.anonim
     request = ComplaintRequest(
         title=complaint.title,
-        body=complaint.body.text,
+        # The contract requires a non-empty body; a photo or a shared location alone has only its title.
+        body=complaint.body.text or complaint.title,
         language=complaint.body.language,
         classification=complaint.classification,
         channel=complaint.channel,
@@ -144,7 +145,7 @@ def follow_up_request(complaint: Complaint) -> FollowUpRequest:
     """The POST /complaints/{tracking_id}/followups body; no identity when it is anonymous."""
     anonim = complaint.privacy.anonim
     request = FollowUpRequest(
-        body=complaint.body.text,
+        body=complaint.body.text or complaint.title,
         language=complaint.body.language,
         channel=complaint.channel,
         received_at=complaint.received_at.isoformat(),

@@ -164,10 +164,10 @@ async def test_long_retry_after_puts_the_job_back_instead_of_sleeping_on_it(
 
 
 def refusing_body(raw: RawMessage) -> Outcome:
-    """The Twilio normalizer, but the record has an empty body the registry refuses (422)."""
+    """The Twilio normalizer, but the record has no title and no text: the registry refuses it (422)."""
     outcome = twilio.normalize(raw)
     assert isinstance(outcome, Complaint)
-    return outcome.model_copy(update={"body": Body(text="", language=None)})
+    return outcome.model_copy(update={"title": "", "body": Body(text="", language=None)})
 
 
 @pytest.mark.parametrize(
