@@ -73,6 +73,8 @@ def configure(*, level: str = "info", fmt: str = "json", stream: Any = None) -> 
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    # Client libraries log request URLs and headers at INFO/DEBUG; keep them quiet.
-    for noisy in ("twilio", "aiohttp.access", "tweepy", "urllib3", "mail.log", "sqlalchemy.engine"):
+    # Client libraries log request URLs and headers at INFO/DEBUG; keep them quiet. Database drivers log
+    # every statement with its parameters at DEBUG: whole complaint records, names and message text included.
+    for noisy in ("twilio", "aiohttp.access", "tweepy", "urllib3", "mail.log", "sqlalchemy.engine", "aiosqlite",
+                  "psycopg"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -94,3 +94,12 @@ def test_secrets_are_still_redacted(log_stream: io.StringIO) -> None:
     structlog.get_logger("t").info("event", header="Bearer tok-abcdef-123", count=7)
     line = json.loads(log_stream.getvalue().splitlines()[-1])
     assert line["header"] == f"Bearer {logs.REDACTED}" and line["count"] == 7
+
+
+@pytest.mark.parametrize(
+    "name", ["aiosqlite", "psycopg", "sqlalchemy.engine"], ids=["aiosqlite", "psycopg", "sqlalchemy"]
+)
+def test_database_statements_are_not_logged_at_debug(log_stream: io.StringIO, name: str) -> None:
+    logging.getLogger(name).debug("executing INSERT INTO complaint VALUES (%s)", '{"body": "Budi, Jl. Braga 12"}')
+    logging.getLogger("gateway.test").debug("still logging")
+    assert "Jl. Braga" not in log_stream.getvalue() and "still logging" in log_stream.getvalue()

@@ -237,5 +237,6 @@ def test_logs_never_hold_a_nik(stack: Stack) -> None:
     logs = stack.gateway.output()
     assert "dispatch.filed" in logs and "intel.context_loaded" in logs
     assert NIK not in logs
+    assert "rekam KTP" not in logs  # nor the message text at all (database drivers log statements at DEBUG)
     assert not SIXTEEN_DIGITS.search(logs), SIXTEEN_DIGITS.search(logs)
     assert "6281300000005" not in logs  # the reporter's number is masked too
