@@ -49,6 +49,8 @@ X_ACCOUNT = "1708"
 SECRETS = (REGISTRY_TOKEN, *X_SECRETS.values(), META_APP_SECRET, META_VERIFY_TOKEN, GRAPH_TOKEN, TELEGRAM_TOKEN,
            TELEGRAM_TOKEN.split(":", 1)[1], TELEGRAM_SECRET)
 JsonObject = dict[str, Any]
+# The library loggers gateway.logs.configure sets to WARNING.
+QUIETED = ("twilio", "aiohttp.access", "tweepy", "urllib3", "mail.log", "sqlalchemy.engine")
 
 
 def fixture(channel: str, name: str) -> JsonObject:
@@ -195,6 +197,8 @@ async def social_stack(
     telegram.token = TELEGRAM_TOKEN
     runners: list[web.AppRunner] = []
     stream = io.StringIO()
+    # logs.configure quiets some library loggers and sets the root level; other tests expect the defaults back.
+    levels = {name: logging.getLogger(name).level for name in (*QUIETED, "")}
     logs.configure(level="debug", stream=stream)
     gateway: Gateway | None = None
     try:
@@ -218,6 +222,8 @@ async def social_stack(
             await runner.cleanup()
         structlog.reset_defaults()
         logging.getLogger().handlers[:] = []
+        for name, level in levels.items():
+            logging.getLogger(name).setLevel(level)
 
 
 def assert_no_secrets(stack: Social) -> None:

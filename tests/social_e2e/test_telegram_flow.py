@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -23,7 +24,7 @@ from tests.social_e2e.stack import (
 LARGEST_PHOTO = "AgACAgUAAxkBAAMFZf_large"
 
 
-async def one_filed(stack: Social) -> dict[str, object]:
+async def one_filed(stack: Social) -> dict[str, Any]:
     async def filed() -> bool:
         return len(await stack.complaints()) == 1 and len(stack.telegram.sent) >= 1
 
@@ -59,7 +60,7 @@ async def test_webhook_photo_to_registry_and_back(tmp_path: Path, allow_private:
         [record] = await stack.records()
         [attachment] = record.attachments
         assert attachment.state == state
-        [filed_attachment] = complaint["attachments"]  # type: ignore[misc]
+        [filed_attachment] = complaint["attachments"]
         if state == "stored":
             digest = hashlib.sha256(photo).hexdigest()
             assert attachment.sha256 == digest and attachment.size == len(photo)
