@@ -1,0 +1,1 @@
+"""Benchmarks run by `make bench`: ingest against a bare server, latency, memory, replay, flood."""
