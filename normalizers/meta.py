@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from gateway.errors import IgnoredInput, UnsupportedEvent
+from gateway.lifecycle.optout import command_of
 from gateway.messages import RawMessage
 from gateway.records import (
     Body,
@@ -19,7 +20,6 @@ from gateway.records import (
     record_id,
 )
 from normalizers.meta_fields import MetaMessage, load, messaging, whatsapp
-from normalizers.sms import CONSENT_WORDS, OPT_OUT_WORDS
 from normalizers.text import (
     clean_text,
     dedup_key,
@@ -57,13 +57,12 @@ def normalize(raw: RawMessage) -> Outcome:
 
     text = clean_text(message.text)
     if not message.attachments and message.location is None:
-        keyword = text.casefold().strip(" .!")
         if not text:
             return Ignored(reason="empty_message")
-        if keyword in OPT_OUT_WORDS:
-            return Ignored(reason="opt_out", detail=keyword)
-        if keyword in CONSENT_WORDS:
-            return Ignored(reason="consent", detail=keyword)
+        command = command_of(text)
+        if command is not None:
+            # STOP/BERHENTI, MULAI, YA: the pipeline acts on them for this reporter (gateway/lifecycle/optout.py).
+            return Ignored(reason=command, detail=text, identity=message.identity)
     tracking, text = leading_tracking_reference(text)
     markers = extract_markers(text)
     text = markers.text

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from gateway.lifecycle.optout import CONSENT_WORDS as LIFECYCLE_CONSENT_WORDS
-from gateway.lifecycle.optout import STOP_WORDS, command_of
+from gateway.lifecycle.optout import command_of
 from gateway.messages import RawMessage
 from gateway.records import (
     Attachment,
@@ -32,10 +31,6 @@ from normalizers.text import (
     leading_tracking_reference,
 )
 
-# Commands a reporter sends alone (STOP, MULAI, YA): the lifecycle's one list, lower-cased for
-# normalizers/meta.py, which compares its own cleaned text.
-OPT_OUT_WORDS = frozenset(word.casefold() for word in STOP_WORDS)
-CONSENT_WORDS = frozenset(word.casefold() for word in LIFECYCLE_CONSENT_WORDS)
 MEDIA_ONLY_TITLE = "Laporan dengan lampiran"
 LOCATION_ONLY_TITLE = "Laporan lokasi"
 
@@ -61,6 +56,7 @@ def normalize_sms(raw: RawMessage, fields: SmsFields) -> Outcome:
     if not fields.attachments and fields.location is None:
         if not text:
             return Ignored(reason="empty_message")
+        # STOP/BERHENTI, MULAI, YA: one list of commands, in gateway/lifecycle/optout.py.
         command = command_of(text)
         if command is not None:
             # The whole text is kept: "YA #1234" consents to that complaint only.

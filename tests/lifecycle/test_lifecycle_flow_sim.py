@@ -204,3 +204,14 @@ async def test_ya_without_an_offer_changes_nothing(gateway: Flow) -> None:
     assert len(gateway.texts()) == sent
     assert (await gateway.lifecycle(complaint_id)).escalation_state is None
     assert (await channel_stats(gateway.db))["twilio"].ignored == 1
+
+
+async def test_mulai_resumes_updates(gateway: Flow, sim: Sim) -> None:
+    _, tracking_id = await filed(gateway)
+    await gateway.receive(twilio_raw("SMlife-stop2", "STOP"))
+    await gateway.receive(twilio_raw("SMlife-start", "MULAI"))
+    assert "STOP" in gateway.texts()[-1], "the reporter is told how to stop again"
+    await sim.control(tracking_id, "status", {"status": "selesai"})
+    gateway.clock.advance(timedelta(minutes=10))
+    await gateway.poll()
+    assert gateway.texts()[-1].startswith(f"Laporan #{tracking_id} sudah selesai")
