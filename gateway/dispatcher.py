@@ -72,6 +72,8 @@ class Dispatcher:
         self._calendar = WorkingCalendar.from_settings(lifecycle) if lifecycle else None
         # Open311 GeoReport v2 cannot add to a filed request: follow-ups would only dead-letter.
         self._follow_ups = bool(getattr(registry, "supports_follow_up", True))
+        # A webhook keeps no status: nothing to poll, and no stage to judge its deadlines by.
+        self._tracks_status = bool(getattr(registry, "supports_status", True))
         self._policy = RetryPolicy(settings)
         self._worker_id = worker_id
         self._slots = asyncio.Semaphore(settings.concurrency)
@@ -223,7 +225,7 @@ class Dispatcher:
                 .where(dispatch_job.c.id == job.id)
                 .values(state="done", attempts=attempts, last_error=None, locked_until=None, updated_at=now)
             )
-            if is_file and self._lifecycle is not None:
+            if is_file and self._lifecycle is not None and self._tracks_status:
                 await start_tracking(self._db, connection, updated, settings=self._lifecycle, now=now)
             if not is_pending_token(filed.tracking_id):
                 # An Open311 token is no tracking ID: the status sync acknowledges once the id comes.

@@ -14,10 +14,12 @@ from pydantic import SecretStr
 
 from config.settings import RegistrySettings
 from gateway.lifecycle.status import SOURCE_AGENCY
+from gateway.messages import utcnow
 from gateway.registry.base import RegistryClient
 from gateway.registry.factory import make_registry
 from gateway.registry.open311 import Open311Client
 from gateway.storage.db import Database
+from gateway.storage.lifecycle_store import deadline_counts
 from tests.fakes.fake_open311 import FakeOpen311
 from tests.fakes.fake_webhook_receiver import FakeWebhookReceiver
 from tests.lifecycle.flow_harness import Flow, flow, serving
@@ -148,6 +150,9 @@ async def test_webhook_files_and_follows_up_signed(
     assert receiver.deliveries[1].document["tracking_id"] == tracking_id
     assert {(job.kind, job.state) for job in await gateway.jobs()} == {("file", "done"), ("follow_up", "done")}
     assert not getattr(registry, "supports_status", True), "no status sync against a webhook"
+    assert await deadline_counts(db, now=utcnow(), due_soon=timedelta(hours=24)) == {}, "no stage to judge by"
+    record = await gateway.record(complaint_id)
+    assert record.deadlines.verify_by is not None, "the legal deadlines are still in the record"
 
 
 async def test_webhook_without_secret_is_a_configuration_error() -> None:
