@@ -97,11 +97,16 @@ class MediaWorker:
     async def _download(self, channel_name: str, attachment: Attachment) -> FetchedMedia | FetchFailed:
         if not attachment.url:
             return FetchFailed("", "no_url")
+        # One budget for the provider lookup and the download, well inside the dispatcher's job lease.
         try:
-            source = await asyncio.wait_for(self._source(channel_name, attachment.url),
-                                            timeout=self._settings.timeout_seconds)
+            return await asyncio.wait_for(self._lookup_and_fetch(channel_name, attachment.url),
+                                          timeout=self._settings.timeout_seconds)
         except TimeoutError:
-            return FetchFailed("", "timeout", "media lookup")
+            return FetchFailed("", "timeout", f"{self._settings.timeout_seconds:g}s")
+
+    async def _lookup_and_fetch(self, channel_name: str, url: str) -> FetchedMedia | FetchFailed:
+        try:
+            source = await self._source(channel_name, url)
         except GatewayError as exc:
             return FetchFailed("", "lookup_failed", exc.reason)
         except Exception as exc:  # a provider lookup failure of any kind only costs this attachment
