@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Iterable
+from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
 
 from gateway.dispatcher import Dispatcher
-from gateway.messages import RawMessage
+from gateway.messages import RawMessage, utcnow
 from gateway.pipeline import Pipeline
 from gateway.records import Complaint
 from gateway.replies import ReplySender
@@ -82,3 +83,12 @@ async def drain_replies(sender: ReplySender, db: Database, *, timeout: float = 2
             raise AssertionError(f"replies did not finish in {timeout}s: {states}")
         if await sender.send_pending() == 0:
             await asyncio.sleep(0.02)
+
+
+async def expire_leases(db: Database, table: sa.Table) -> None:
+    """Let the lease of every claimed row run out (moved back in time rather than waited for)."""
+    async with db.begin() as connection:
+        await connection.execute(
+            sa.update(table).where(table.c.locked_until.is_not(None))
+            .values(locked_until=utcnow() - timedelta(seconds=1))
+        )

@@ -25,7 +25,15 @@ from gateway.storage.db import Database
 from gateway.storage.tables import dispatch_job
 from normalizers import twilio
 from tests.dispatcher.fast_settings import FAST
-from tests.dispatcher.outbox_state import complaint_rows, drain, jobs, make_complaints, records, replies
+from tests.dispatcher.outbox_state import (
+    complaint_rows,
+    drain,
+    expire_leases,
+    jobs,
+    make_complaints,
+    records,
+    replies,
+)
 from tests.dispatcher.sim_harness import TOKEN, SimHandle, StartSim
 from tests.pipeline.twilio_raws import PHONE, SHORT_CODE, numbered_raws, twilio_form, twilio_raw
 
@@ -237,8 +245,7 @@ async def test_in_flight_job_of_a_crashed_worker_is_recovered_and_filed_once(
     db: Database, sim: SimHandle, lapor: LaporClient, sent_before_crash: bool
 ) -> None:
     (cid,) = await make_complaints(db, numbered_raws(1))
-    settings = FAST.model_copy(update={"lease_seconds": 0.4})
-    lease = timedelta(seconds=settings.lease_seconds)
+    lease = timedelta(seconds=FAST.lease_seconds)
     # The crashed worker: it claims the job as the dispatcher does, maybe files it, and dies.
     (job,) = await claim(
         db, dispatch_job, ready=dispatch_job.c.state == "pending", order_by=dispatch_job.c.next_attempt_at,
@@ -250,9 +257,9 @@ async def test_in_flight_job_of_a_crashed_worker_is_recovered_and_filed_once(
             record = await load_record(connection, cid)
         first_answer = await lapor.file(record, idempotency_key=job.idempotency_key)
 
-    worker = dispatcher(db, lapor, settings, worker="w2")
+    worker = dispatcher(db, lapor, worker="w2")
     assert await worker.dispatch_pending() == 0, "a live lease is respected"
-    await asyncio.sleep(settings.lease_seconds + 0.05)
+    await expire_leases(db, dispatch_job)
     await drain(worker, db)
 
     (job,) = await jobs(db)

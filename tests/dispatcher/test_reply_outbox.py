@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -25,7 +24,14 @@ from gateway.storage.cursors import DatabaseCursors, DatabaseDeliveries
 from gateway.storage.db import Database
 from gateway.storage.tables import reply
 from tests.dispatcher.fast_settings import FAST
-from tests.dispatcher.outbox_state import complaint_rows, drain, drain_replies, make_complaints, replies
+from tests.dispatcher.outbox_state import (
+    complaint_rows,
+    drain,
+    drain_replies,
+    expire_leases,
+    make_complaints,
+    replies,
+)
 from tests.dispatcher.sim_harness import SimHandle
 from tests.pipeline.twilio_raws import SHORT_CODE, numbered_raws
 from tests.support.ports import free_port
@@ -146,7 +152,7 @@ async def test_reply_left_sending_by_a_crash_is_not_sent_twice(
 ) -> None:
     await acked_complaint(db, lapor)
     channel = twilio_channel(db, twilio_fake)
-    lease = timedelta(seconds=0.4)
+    lease = timedelta(seconds=FAST.lease_seconds)
     # The crashed process: claims the reply as the sender does, maybe hands it to Twilio, dies.
     (row,) = await claim(db, reply, ready=reply.c.state == "pending", order_by=reply.c.next_attempt_at, limit=1,
                          values={"state": "sending", "locked_until": utcnow() + lease})
@@ -156,7 +162,7 @@ async def test_reply_left_sending_by_a_crash_is_not_sent_twice(
 
     sender = ReplySender(db, {"twilio": channel}, FAST)
     assert await sender.send_pending() == 0, "a live lease is respected"
-    await asyncio.sleep(lease.total_seconds() + 0.05)
+    await expire_leases(db, reply)
     await drain_replies(sender, db)
 
     (sent,) = twilio_fake.sandbox.messages
