@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -158,11 +158,27 @@ async def _submit_to(url: str, raw: RawMessage) -> Stored:
         await database.dispose()
 
 
-async def test_unavailable_sqlite_path_is_an_error_not_a_success(tmp_path: Path) -> None:
+def sqlite_directory_in_place_of_the_file(tmp_path: Path) -> str:
+    """A directory where the database file should be: SQLite cannot open it."""
     path = tmp_path / "gateway.db"
-    path.mkdir()  # a directory where the database file should be: SQLite cannot open it
+    path.mkdir()
+    return f"sqlite+aiosqlite:///{path}"
+
+
+def sqlite_read_only(tmp_path: Path) -> str:
+    """A migrated database opened read-only (chmod does not stop root, SQLite's mode=ro does)."""
+    path = tmp_path / "gateway.db"
+    upgrade(f"sqlite:///{path}")
+    return f"sqlite+aiosqlite:///file:{path}?mode=ro&uri=true"
+
+
+@pytest.mark.parametrize(
+    "make_url", [sqlite_directory_in_place_of_the_file, sqlite_read_only], ids=["path-is-a-directory", "read-only"]
+)
+async def test_unwritable_sqlite_is_an_error_not_a_success(tmp_path: Path, make_url: Callable[[Path], str]) -> None:
+    url = make_url(tmp_path)
     with pytest.raises(ArchiveUnavailable):
-        await _submit_to(f"sqlite+aiosqlite:///{path}", twilio_raw("SMnodb"))
+        await _submit_to(url, twilio_raw("SMnodb"))
     await settle_failed_sqlite_connect()
 
 
