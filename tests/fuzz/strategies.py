@@ -38,6 +38,10 @@ twilio_fields = st.fixed_dictionaries({}, optional={
     "ProfileName": _field_text, "WaId": _field_text,
 })
 twilio_form_bytes = twilio_fields.map(lambda fields: urlencode(fields).encode())
+# Always with a MessageSid, so that the edge accepts and stores it when signed.
+twilio_message_bytes = st.tuples(st.text(min_size=1, max_size=34), twilio_fields).map(
+    lambda pair: urlencode({**pair[1], "MessageSid": pair[0]}).encode()
+)
 any_payload = st.one_of(st.binary(max_size=600), form_like_bytes, twilio_form_bytes)
 
 urls = st.one_of(
