@@ -18,12 +18,13 @@ from gateway.errors import ConfigurationError
 
 SECRET_KEYS_ENV = "LAPOR_GATEWAY_SECRET_KEYS"  # noqa: S105 - the variable name, not a key
 
-# Setting names that hold credentials: auth_token, bot_token, app_secret, password, api_key...
-_SECRET_NAME = re.compile(r"(?:token|secret|password|passwd|api_key)$", re.IGNORECASE)
+# Setting names that hold credentials: auth_token, bot_token, app_secret, password, api_key, and
+# the email channel's auth_users (user name -> SMTP AUTH password).
+_SECRET_NAME = re.compile(r"(?:token|secret|password|passwd|api_key|auth_users)$", re.IGNORECASE)
 
 
 def looks_secret(name: str) -> bool:
-    """True for setting names that hold credentials (…token, …secret, …password, api_key)."""
+    """True for setting names that hold credentials (…token, …secret, …password, api_key, auth_users)."""
     return bool(_SECRET_NAME.search(name))
 
 

@@ -18,10 +18,10 @@ from channels.base import CredentialCheck
 from channels.registry import CHANNELS
 from config.settings import Settings
 from gateway.admin.audit import cli_actor
-from gateway.admin.channel_store import ChannelStore, channel_class_config, parse_value
+from gateway.admin.channel_store import ChannelStore, channel_class_config, parse_value, secret_value
 from gateway.admin.channel_view import ChannelView, describe
 from gateway.admin.checks import check_channel
-from gateway.admin.cli_context import ConfigOption, err, run, settings_from
+from gateway.admin.cli_context import ConfigOption, err, fail, run, settings_from
 from gateway.errors import ConfigurationError
 from gateway.storage.db import Database
 
@@ -64,7 +64,8 @@ def list_channels(
     for view in result:
         table.add_row(view.name, "enabled" if view.enabled else "disabled",
                       view.check.result if view.check else "-",
-                      view.check.checked_at.isoformat(timespec="seconds") if view.check else "-", escape(view.error or ""))
+                      view.check.checked_at.isoformat(timespec="seconds") if view.check else "-",
+                      escape(view.error or ""))
     Console(width=200).print(table)
 
 
@@ -152,10 +153,16 @@ def set_secret(
     """Store a secret (read from standard input or a hidden prompt), checked against the provider first."""
     _known(name)
     settings = settings_from(config)
-    value = read_secret(f"{name}.{key}")
+    try:
+        secret_value(name, key, "{}")  # refuse a key that is not a secret before asking for the value
+    except ConfigurationError as exc:
+        if exc.reason == "not a secret setting":
+            raise fail(exc) from None
+    text = read_secret(f"{name}.{key}")
 
     async def work(db: Database) -> CredentialCheck | None:
         store = ChannelStore(db)
+        value = secret_value(name, key, text)
         candidate = await store.candidate(settings, name, key, value)
         result = None if no_check else await check_channel(candidate, name)
         if result is not None and result is not CredentialCheck.OK:
