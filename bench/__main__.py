@@ -1,4 +1,4 @@
-"""`python -m bench [--quick] [--only ingest,postgres,replay,flood,email,intel] [--json FILE]`: run and report."""
+"""`python -m bench [--quick|--smoke] [--only ingest,postgres,replay,flood,email,intel] [--json FILE]`: run and report."""
 
 from __future__ import annotations
 
@@ -23,7 +23,11 @@ SECTIONS = ("ingest", "postgres", "replay", "flood", "email", "intel")
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _budgets(quick: bool) -> tuple[ingest.Budget, flood.FloodBudget, int]:
+def _budgets(quick: bool, smoke: bool) -> tuple[ingest.Budget, flood.FloodBudget, int]:
+    if smoke:  # tests/bench: proves the code runs, measures nothing worth reading
+        return (ingest.Budget(closed_seconds=1, closed_requests=2_000, concurrency=16, open_seconds=1, rate=100,
+                              warmup=20, drain_limit_seconds=20),
+                flood.FloodBudget(messages=200, limit_seconds=3, baseline_seconds=1, concurrency=8), 300)
     if quick:
         return (ingest.Budget(closed_seconds=3, closed_requests=20_000, open_seconds=3, warmup=100,
                               drain_limit_seconds=30),
@@ -31,10 +35,10 @@ def _budgets(quick: bool) -> tuple[ingest.Budget, flood.FloodBudget, int]:
     return ingest.Budget(), flood.FloodBudget(), 20_000
 
 
-def _header(quick: bool) -> list[str]:
+def _header(kind: str) -> list[str]:
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
     return [
-        f"lapor-gateway benchmark ({'quick' if quick else 'full'} run)",
+        f"lapor-gateway benchmark ({kind} run)",
         f"   machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} at start, "
         f"Python {platform.python_version()}, commit {commit.stdout.strip() or '?'}",
         "   The machine is shared and noisy: compare the ratios measured in this same run, not absolute numbers.",
@@ -80,6 +84,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Parse options, run, print the report; exit status 0 (targets are reported, not enforced)."""
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="short runs (about a minute in all)")
+    parser.add_argument("--smoke", action="store_true", help="seconds-long runs that only prove the code works")
     parser.add_argument("--only", default=",".join(SECTIONS), help=f"comma-separated subset of {','.join(SECTIONS)}")
     parser.add_argument("--json", type=Path, help="also write every figure to this file")
     args = parser.parse_args(argv)
@@ -87,8 +92,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     unknown = sorted(set(sections) - set(SECTIONS))
     if unknown:
         parser.error(f"unknown section(s) {', '.join(unknown)}; choose from {', '.join(SECTIONS)}")
-    budget, flood_budget, replay_count = _budgets(args.quick)
-    print("\n".join(_header(args.quick)), flush=True)
+    budget, flood_budget, replay_count = _budgets(args.quick, args.smoke)
+    print("\n".join(_header("smoke" if args.smoke else "quick" if args.quick else "full")), flush=True)
     runner = Runner(sections)
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="lapor-bench-") as tmp:
