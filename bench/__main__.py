@@ -1,4 +1,4 @@
-"""`python -m bench [--quick|--smoke] [--only ingest,postgres,replay,flood,email,intel] [--json FILE]`: run and report."""
+"""`python -m bench [--quick|--smoke] [--only SECTIONS] [--json FILE]`: run the benchmarks and print the report."""
 
 from __future__ import annotations
 
