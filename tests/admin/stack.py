@@ -65,8 +65,8 @@ async def start_registry(port: int, tmp_path: Path) -> AsyncIterator[web.AppRunn
 
 
 @asynccontextmanager
-async def running_stack(tmp_path: Path, *, public_url: str | None = None,
-                        twilio: Mapping[str, Any] | None = None) -> AsyncIterator[Stack]:
+async def running_stack(tmp_path: Path, *, public_url: str | None = None, twilio: Mapping[str, Any] | None = None,
+                        others: Mapping[str, Mapping[str, Any]] | None = None) -> AsyncIterator[Stack]:
     """Gateway (role all, SQLite) with Twilio enabled; the registry port stays closed until a test opens it."""
     sandbox = TwilioSandbox(account_sid=ACCOUNT, auth_token=TWILIO_TOKEN)
     twilio_server = TestServer(sandbox.app(), host="127.0.0.1")
@@ -81,7 +81,8 @@ async def running_stack(tmp_path: Path, *, public_url: str | None = None,
         admin={"reload_seconds": 0.2},
         channels={"twilio": {"enabled": True, "account_sid": ACCOUNT, "auth_token": TWILIO_TOKEN,
                              "api_base_url": str(twilio_server.make_url("")).rstrip("/"),
-                             "from_number": "1708", **(twilio or {})}},
+                             "from_number": "1708", **(twilio or {})},
+                  **{name: dict(values) for name, values in (others or {}).items()}},
     )
     gateway = Gateway(settings, role="all")
     await gateway.start()
