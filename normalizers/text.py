@@ -98,6 +98,11 @@ def _identifier() -> LanguageIdentifier:
     return identifier
 
 
+def load_language_model() -> None:
+    """Read the language model now instead of on the first message (it blocks for about half a second)."""
+    _identifier()
+
+
 def detect_language(text: str) -> str | None:
     """Indonesian, Javanese or English, or None when the text is too short to tell."""
     if not _has_letters(text, 8):
