@@ -10,6 +10,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench.ingest import warm
 from bench.load import LoadSpec, drive, finish, start
 from bench.procfs import reset_peak, rss_mib
 from bench.report import Figure
@@ -37,6 +38,7 @@ def run(workdir: Path, database_url: str, budget: FloodBudget) -> list[Figure]:
     gateway = start_gateway(workdir, database_url, role="ingest", sender_rate=SENDER_LIMIT)
     acked = workdir / "acked-flood.txt"
     try:
+        warm(gateway, 60)
         baseline = drive(LoadSpec(url=gateway.receive_url, token=TOKEN, mode="open", rate=LEGIT_RATE,
                                   duration=budget.baseline_seconds, requests=0, sid_prefix="lb",
                                   senders=LEGIT_SENDERS, sender_offset=1_000))

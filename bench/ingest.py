@@ -96,6 +96,13 @@ def wait_drained(server: Server, limit: float) -> float | None:
     return None
 
 
+def warm(server: Server, limit: float) -> None:
+    """A second of light traffic, then wait until the pipeline processed it: models and caches are loaded."""
+    drive(LoadSpec(url=server.receive_url, token=TOKEN, mode="open", duration=1, requests=0, rate=50,
+                   sid_prefix=f"w{server.port}"))
+    wait_drained(server, limit)
+
+
 def measure_gateway(
     workdir: Path, database_url: str, backend: str, budget: Budget, bare: Measured, *, role: str = "ingest"
 ) -> list[Figure]:
@@ -103,6 +110,7 @@ def measure_gateway(
     gateway = start_gateway(workdir, database_url, role=role)
     acked = workdir / f"acked-{backend}-{role}.txt"
     try:
+        warm(gateway, budget.drain_limit_seconds)
         opened = _open(gateway, budget, f"{backend[0]}o")
         drained_open = wait_drained(gateway, budget.drain_limit_seconds)
         closed, cpu = _closed(gateway, budget, f"{backend[0]}c", acked)
