@@ -14,6 +14,7 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from config.vault import looks_secret
 from gateway.errors import ConfigurationError
 from gateway.intel.settings import IntelSettings
 from gateway.lifecycle.settings import LifecycleSettings
@@ -108,6 +109,14 @@ class MediaSettings(Section):
     allow_private_addresses: bool = False
 
 
+class AdminSettings(Section):
+    """The admin API and web console (gateway.admin)."""
+
+    console: bool = True
+    session_minutes: int = Field(default=480, gt=0)
+    reload_seconds: float = Field(default=3.0, gt=0)
+
+
 class Settings(BaseSettings):
     """Every setting of the gateway, frozen once loaded."""
 
@@ -125,9 +134,10 @@ class Settings(BaseSettings):
     dispatch: DispatchSettings = DispatchSettings()
     ingest: IngestSettings = IngestSettings()
     logging: LoggingSettings = LoggingSettings()
+    admin: AdminSettings = AdminSettings()
+    lifecycle: LifecycleSettings = LifecycleSettings()
     intel: IntelSettings = IntelSettings()
     media: MediaSettings = MediaSettings()
-    lifecycle: LifecycleSettings = LifecycleSettings()
     channels: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
     @classmethod
@@ -155,7 +165,10 @@ def channel_config(settings: Settings, name: str, model: type[C]) -> C:
     try:
         return model.model_validate(settings.channel(name))
     except ValidationError as exc:
-        raise ConfigurationError("invalid channel settings", detail=f"[channels.{name}]: {exc}") from exc
+        # Without input values: a rejected value may be a secret.
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}"
+                             for e in exc.errors(include_input=False, include_url=False))
+        raise ConfigurationError("invalid channel settings", detail=f"[channels.{name}]: {problems}") from None
 
 
 def load_settings(path: str | os.PathLike[str] | None = None) -> Settings:
@@ -169,11 +182,26 @@ def load_settings(path: str | os.PathLike[str] | None = None) -> Settings:
             raise ConfigurationError("config file not found", detail=str(file)) from exc
         except tomllib.TOMLDecodeError as exc:
             raise ConfigurationError("config file is not valid TOML", detail=f"{file}: {exc}") from exc
+        _refuse_plain_secrets(data, str(file))
     _refuse_unknown_environment()
     try:
         return Settings(**data)
     except ValidationError as exc:
         raise ConfigurationError("invalid settings", detail=str(exc)) from exc
+
+
+def _refuse_plain_secrets(data: dict[str, Any], file: str, path: tuple[str, ...] = ()) -> None:
+    """Credentials never sit in plain text in the file: the vault or the environment holds them."""
+    for key, value in data.items():
+        where = (*path, key)
+        if looks_secret(key) and value not in ("", None, {}):
+            env = ENV_PREFIX + "__".join(part.upper() for part in where)
+            hint = (f"store it with `lapor-gateway channels set-secret {where[1]} {key}` or set {env}"
+                    if len(where) == 3 and where[0] == "channels" else f"set {env}")
+            raise ConfigurationError("plain secret in the config file",
+                                     detail=f"{file}: {'.'.join(where)}: remove it and {hint}")
+        if isinstance(value, dict):
+            _refuse_plain_secrets(value, file, where)
 
 
 def _refuse_unknown_environment() -> None:

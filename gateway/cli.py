@@ -17,6 +17,8 @@ from typer.core import TyperGroup
 
 from config.settings import Settings, channel_config, load_settings
 from gateway import logs
+from gateway.commands import admin as admin_commands
+from gateway.commands import channels as channel_commands
 from gateway.commands import lifecycle as lifecycle_commands
 from gateway.commands import registry_sim
 from gateway.commands.twilio_sim import twilio_sim
@@ -57,10 +59,11 @@ class _Commands(TyperGroup):
 app = typer.Typer(cls=_Commands, no_args_is_help=True, help="lapor-gateway: citizens' channels to SP4N-LAPOR!")
 db_app = typer.Typer(no_args_is_help=True, help="Database schema.")
 outbox_app = typer.Typer(no_args_is_help=True, help="Dispatch and reply outboxes.")
-channels_app = typer.Typer(no_args_is_help=True, help="Channels and their credentials.")
 app.add_typer(db_app, name="db")
 app.add_typer(outbox_app, name="outbox")
-app.add_typer(channels_app, name="channels")
+app.add_typer(channel_commands.app, name="channels")
+app.add_typer(admin_commands.app, name="admin")
+app.add_typer(admin_commands.keys_app, name="keys")
 app.add_typer(registry_sim.app, name="registry-sim")
 app.command("twilio-sim")(twilio_sim)
 app.add_typer(lifecycle_commands.escalations_app(open_lifecycle_store), name="escalations")
@@ -308,17 +311,6 @@ def check_config(config: ConfigOption = None) -> None:
         "server": settings.server.base_url,
         "channels_enabled": enabled_channels(settings),
     }))
-
-
-@channels_app.command("list")
-def channels_list(config: ConfigOption = None) -> None:
-    """Every known channel and whether it is enabled."""
-    from channels.registry import CHANNELS
-
-    settings = _settings(config)
-    enabled = set(enabled_channels(settings))
-    for name in CHANNELS:
-        typer.echo(f"{name}\t{'enabled' if name in enabled else 'disabled'}")
 
 
 @app.command("demo-sms")

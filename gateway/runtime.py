@@ -19,6 +19,9 @@ from aiohttp import web
 from channels.base import Channel, ChannelContext
 from channels.registry import CHANNELS
 from config.settings import Settings, channel_config
+from gateway.admin.channel_store import ChannelStore
+from gateway.admin.live import ChannelRouter, LiveReload
+from gateway.admin.mount import mount_admin
 from gateway.app import edge_errors, metrics_handler
 from gateway.dispatcher import Dispatcher
 from gateway.ingest import DurableSink, IngestSink
@@ -104,6 +107,9 @@ class Gateway:
         self._stopping = asyncio.Event()
         self._runner: web.AppRunner | None = None
         self.started_at = time.monotonic()
+        self.router = ChannelRouter()
+        self.live: LiveReload | None = None
+        self._sinks: tuple[IngestSink, IngestSink] | None = None
 
     @property
     def serves_ingest(self) -> bool:
@@ -116,23 +122,29 @@ class Gateway:
         return self.role in ("all", "dispatch")
 
     def _build_channels(self) -> None:
-        assert self._http is not None
-        rate = self.settings.ingest.sender_rate_per_minute
-        spooling = IngestSink(self.durable, sender_rate_per_minute=rate)
-        direct = IngestSink(self.archive, sender_rate_per_minute=rate)
         for name in enabled_channels(self.settings):
-            cls = CHANNELS[name]
-            context = ChannelContext(
-                sink=spooling if cls.spools else direct,
-                public_url=self.settings.server.base_url,
-                cursors=DatabaseCursors(self.db),
-                deliveries=DatabaseDeliveries(self.db),
-                max_body_bytes=self.settings.server.max_body_bytes,
-                http=self._http,
-            )
-            channel = cls(config=channel_config(self.settings, name, cls.config_model), context=context)
-            REDACTOR.add_secrets(channel.secrets())
-            self.channels[name] = channel
+            self.channels[name] = self.make_channel(name)
+
+    def make_channel(self, name: str) -> Channel:
+        """A channel object from the current settings (at start, and when live reload rebuilds it)."""
+        assert self._http is not None
+        if self._sinks is None:
+            rate = self.settings.ingest.sender_rate_per_minute
+            self._sinks = (IngestSink(self.durable, sender_rate_per_minute=rate),
+                           IngestSink(self.archive, sender_rate_per_minute=rate))
+        spooling, direct = self._sinks
+        cls = CHANNELS[name]
+        context = ChannelContext(
+            sink=spooling if cls.spools else direct,
+            public_url=self.settings.server.base_url,
+            cursors=DatabaseCursors(self.db),
+            deliveries=DatabaseDeliveries(self.db),
+            max_body_bytes=self.settings.server.max_body_bytes,
+            http=self._http,
+        )
+        channel = cls(config=channel_config(self.settings, name, cls.config_model), context=context)
+        REDACTOR.add_secrets(channel.secrets())
+        return channel
 
     def build_app(self) -> web.Application:
         """The aiohttp application: health, metrics and every enabled channel's routes."""
@@ -141,8 +153,9 @@ class Gateway:
         app.router.add_get("/metrics", self.metrics)
         if self.serves_ingest:
             for name, channel in self.channels.items():
-                for route in channel.routes():
-                    app.router.add_route(route.method, f"/c/{name}{route.path}", route.handler)
+                self.router.install(name, channel)
+            self.router.mount(app)  # channel routes follow live reloads (gateway.admin.live)
+        mount_admin(app, self)
         return app
 
     async def start(self, *, migrate: bool = True) -> None:
@@ -153,6 +166,10 @@ class Gateway:
             await asyncio.to_thread(upgrade, self.settings.database.url)
         REDACTOR.add_secrets([self.settings.registry.token.get_secret_value()])
         self._http = aiohttp.ClientSession()
+        # Channel values stored by admins (gateway.admin) overlay the file and the environment.
+        self.live = LiveReload(self, base=self.settings, store=ChannelStore(self.db),
+                               seconds=self.settings.admin.reload_seconds)
+        self.settings = await self.live.prime()
         self._build_channels()
         if self.serves_ingest:
             self._spawn(self.pipeline.run(), "pipeline")
@@ -179,6 +196,7 @@ class Gateway:
         if self.serves_ingest:
             for name, channel in self.channels.items():
                 self._spawn(channel.run(), f"channel:{name}")
+        self._spawn(self.live.run(), "live-reload")
         self._runner = web.AppRunner(self.build_app(), access_log=None, handle_signals=False)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.settings.server.host, self.settings.server.port, reuse_address=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine, pool
 
+import gateway.admin.tables  # noqa: F401 - registers the admin tables in the metadata
 from gateway.storage.tables import metadata
 
 config = context.config
