@@ -6,7 +6,7 @@ import base64
 import hashlib
 import hmac
 from collections.abc import Mapping
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import urlencode
 
 # The fields Twilio posts for an inbound SMS (https://www.twilio.com/docs/messaging/guides/webhook-request),
 # so the gateway parses and stores bodies of the real size (about 450 bytes), not toy ones.
@@ -39,23 +39,25 @@ def sender_number(index: int) -> str:
     return f"+62812{index:08d}"
 
 
+def sms_fields(message_sid: str, sender: str, text: str) -> dict[str, str]:
+    """The form fields Twilio posts for one inbound SMS."""
+    return {**_TEMPLATE, "SmsMessageSid": message_sid, "SmsSid": message_sid, "MessageSid": message_sid,
+            "From": sender, "Body": text}
+
+
 def sms_body(message_sid: str, sender: str, text: str) -> bytes:
     """A form body as Twilio posts it for one inbound SMS."""
-    fields = {**_TEMPLATE, "SmsMessageSid": message_sid, "SmsSid": message_sid, "MessageSid": message_sid,
-              "From": sender, "Body": text}
-    return urlencode(fields).encode()
+    return urlencode(sms_fields(message_sid, sender, text)).encode()
 
 
-def sign(token: str, url: str, body: bytes) -> str:
+def sign(token: str, url: str, fields: Mapping[str, str]) -> str:
     """X-Twilio-Signature (HMAC-SHA1 of the URL and the sorted parameters), as the twilio library computes it."""
-    params: dict[str, set[str]] = {}
-    for key, value in parse_qsl(body.decode(), keep_blank_values=True):
-        params.setdefault(key, set()).add(value)
-    payload = url + "".join(key + value for key in sorted(params) for value in sorted(params[key]))
+    payload = url + "".join(key + fields[key] for key in sorted(fields))
     digest = hmac.new(token.encode(), payload.encode(), hashlib.sha1).digest()
     return base64.b64encode(digest).decode()
 
 
-def headers(token: str, url: str, body: bytes) -> Mapping[str, str]:
-    """The request headers of a signed webhook."""
-    return {"Content-Type": "application/x-www-form-urlencoded", "X-Twilio-Signature": sign(token, url, body)}
+def signed_request(token: str, url: str, fields: Mapping[str, str]) -> tuple[bytes, dict[str, str]]:
+    """The body and headers of a signed webhook carrying `fields`."""
+    headers = {"Content-Type": "application/x-www-form-urlencoded", "X-Twilio-Signature": sign(token, url, fields)}
+    return urlencode(dict(fields)).encode(), headers

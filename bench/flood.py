@@ -28,8 +28,8 @@ class FloodBudget:
     """Size and time limits of the flood."""
 
     messages: int = 50_000
-    limit_seconds: float = 60.0
-    baseline_seconds: float = 10.0
+    limit_seconds: float = 45.0
+    baseline_seconds: float = 8.0
     concurrency: int = 64
 
 
@@ -38,7 +38,7 @@ def run(workdir: Path, database_url: str, budget: FloodBudget) -> list[Figure]:
     gateway = start_gateway(workdir, database_url, role="ingest", sender_rate=SENDER_LIMIT)
     acked = workdir / "acked-flood.txt"
     try:
-        warm(gateway, 60)
+        warm(gateway, 30)
         baseline = drive(LoadSpec(url=gateway.receive_url, token=TOKEN, mode="open", rate=LEGIT_RATE,
                                   duration=budget.baseline_seconds, requests=0, sid_prefix="lb",
                                   senders=LEGIT_SENDERS, sender_offset=1_000))

@@ -19,7 +19,7 @@ from typing import Literal
 
 import aiohttp
 
-from bench.bodies import TEXTS, headers, sender_number, sid, sms_body
+from bench.bodies import TEXTS, sender_number, sid, signed_request, sms_fields
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -80,8 +80,9 @@ def _prepare(spec: LoadSpec, count: int, prefix: str) -> list[tuple[str, bytes, 
     for index in range(count):
         message_sid = sid(prefix, index)
         who = spec.sender_offset + (index % spec.senders if spec.senders else index)
-        body = sms_body(message_sid, sender_number(who), f"{TEXTS[index % len(TEXTS)]} ({index})")
-        prepared.append((message_sid, body, dict(headers(spec.token, spec.url, body))))
+        fields = sms_fields(message_sid, sender_number(who), f"{TEXTS[index % len(TEXTS)]} ({index})")
+        body, request_headers = signed_request(spec.token, spec.url, fields)
+        prepared.append((message_sid, body, request_headers))
     return prepared
 
 
