@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterator
+
 import pytest
+import structlog
 from cryptography.fernet import Fernet
 
 from config.vault import SECRET_KEYS_ENV, Vault
@@ -20,3 +24,14 @@ def vault_key(monkeypatch: pytest.MonkeyPatch) -> str:
 def vault(vault_key: str) -> Vault:
     """The vault the environment configures."""
     return Vault.from_env()
+
+
+@pytest.fixture(autouse=True)
+def restore_logging() -> Iterator[None]:
+    """Commands run in-process point the logs at CliRunner's streams, which close after each call."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    structlog.reset_defaults()
+    root.handlers[:] = handlers
+    root.setLevel(level)
