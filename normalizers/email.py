@@ -11,37 +11,17 @@ from email.message import EmailMessage, Message
 
 from gateway.errors import QuarantinedInput, UnsupportedEvent
 from gateway.messages import RawMessage
-from gateway.records import (
-    Body,
-    Complaint,
-    FollowUp,
-    Ignored,
-    Outcome,
-    Privacy,
-    RawRef,
-    ReplyRoute,
-    Reporter,
-    Thread,
-    raw_id,
-    record_id,
-)
+from gateway.records import Outcome, ReplyRoute, Reporter
+from normalizers.draft import Draft, build
 from normalizers.email_attachments import describe_attachments
 from normalizers.email_body import select_body
 from normalizers.email_machine import NO_REPLY, machine_outcome
 from normalizers.email_parse import address, envelope_sender, header, message_ids, parse
 from normalizers.email_quotes import trim_reply
 from normalizers.email_threading import clean_subject, thread_references
-from normalizers.text import (
-    clean_text,
-    dedup_key,
-    derive_title,
-    detect_language,
-    extract_markers,
-    leading_tracking_reference,
-)
+from normalizers.text import clean_text, extract_markers
 
 EVENTS = frozenset({"message"})
-ATTACHMENT_ONLY_TITLE = "Laporan dengan lampiran"
 BODY_MAX = 100_000  # characters of body text kept in the record; the raw keeps everything
 
 
@@ -88,30 +68,12 @@ def _recipient(message: Message, raw: RawMessage) -> str | None:
 def _complaint(raw: RawMessage, message: EmailMessage) -> Outcome:
     reporter, route, flags = _reporter(message, raw)
     subject = clean_text(header(message, "Subject"))
-    body = select_body(message)
-    text = clean_text(trim_reply(clean_text(body.text)))[:BODY_MAX]
-    # The SMS-style follow-up ("#1916449 jalan masih rusak") works by email too.
-    leading, text = leading_tracking_reference(text)
-    markers = extract_markers(text)
     subject_markers = extract_markers(subject)
-    privacy = Privacy(
-        anonim=markers.privacy.anonim or subject_markers.privacy.anonim,
-        rahasia=markers.privacy.rahasia or subject_markers.privacy.rahasia,
-    )
-    text = markers.text
-    title = clean_subject(subject_markers.text)
+    body = select_body(message)
     attachments = describe_attachments(message, body.parts)
-    if not text and not title and not attachments.items:
-        return Ignored(reason="empty_message")
-    if not text:
-        text = title
     message_id = (message_ids(header(message, "Message-ID")) or (None,))[0]
     in_reply_to = message_ids(header(message, "In-Reply-To"))
     ancestry = message_ids(header(message, "References"))
-    references = thread_references(subject, in_reply_to, ancestry)
-    if leading is not None and leading not in references:
-        references = (*references, leading)
-    root = (ancestry or in_reply_to or (message_id,))[0]
     flags += tuple(
         flag
         for flag, on in (
@@ -123,23 +85,19 @@ def _complaint(raw: RawMessage, message: EmailMessage) -> Outcome:
         )
         if on
     )
-    record = Complaint(
-        id=record_id(raw.channel, raw.external_id, raw.received_at),
-        channel=raw.channel,
-        received_at=raw.received_at,
-        raw=RawRef(ids=(raw_id(raw.channel, raw.external_id),), sha256=(raw.sha256,)),
+    draft = Draft(
         reporter=reporter,
-        privacy=privacy,
-        title=derive_title(title or text, fallback=ATTACHMENT_ONLY_TITLE),
-        body=Body(text=text, language=detect_language(text)),
-        attachments=attachments.items,
-        dedup_key=dedup_key(reporter.identity, title, text),
-        thread=Thread(conversation_key=root, references=references),
+        # The SMS-style follow-up ("#1916449 jalan masih rusak") works by email too.
+        text=clean_text(trim_reply(clean_text(body.text)))[:BODY_MAX],
+        conversation_key=(ancestry or in_reply_to or (message_id,))[0],
         reply_to=ReplyRoute(
             channel=raw.channel, address=route, sender=_recipient(message, raw), in_reply_to=message_id
         ),
+        header_references=thread_references(subject, in_reply_to, ancestry),
+        attachments=attachments.items,
         flags=flags,
+        subject=clean_subject(subject_markers.text),
+        privacy=subject_markers.privacy,
+        empty_without_words=True,
     )
-    if references:
-        return FollowUp(references=references, record=record)
-    return record
+    return build(raw, draft)

@@ -3,33 +3,12 @@
 from __future__ import annotations
 
 from gateway.errors import IgnoredInput, UnsupportedEvent
-from gateway.lifecycle.optout import command_of
 from gateway.messages import RawMessage
-from gateway.records import (
-    Body,
-    Complaint,
-    FollowUp,
-    Ignored,
-    Outcome,
-    RawRef,
-    Reference,
-    ReplyRoute,
-    Reporter,
-    Thread,
-    raw_id,
-    record_id,
-)
+from gateway.records import Ignored, Outcome, Reference, ReplyRoute, Reporter
+from normalizers.draft import Draft, build
 from normalizers.meta_fields import MetaMessage, load, messaging, whatsapp
-from normalizers.text import (
-    clean_text,
-    dedup_key,
-    derive_title,
-    detect_language,
-    extract_markers,
-    leading_tracking_reference,
-)
+from normalizers.text import clean_text
 
-MEDIA_ONLY_TITLE = "Laporan dengan lampiran"
 _PLATFORMS = {"messenger_message": "messenger", "instagram_message": "instagram", "postback": ""}
 _OBJECT_PLATFORM = {"page": "messenger", "instagram": "instagram"}
 
@@ -55,38 +34,17 @@ def normalize(raw: RawMessage) -> Outcome:
     except IgnoredInput as exc:
         return Ignored(reason=exc.reason, detail=exc.detail)
 
-    text = clean_text(message.text)
-    if not message.attachments and message.location is None:
-        if not text:
-            return Ignored(reason="empty_message")
-        command = command_of(text)
-        if command is not None:
-            # STOP/BERHENTI, MULAI, YA: the pipeline acts on them for this reporter (gateway/lifecycle/optout.py).
-            return Ignored(reason=command, detail=text, identity=message.identity)
-    tracking, text = leading_tracking_reference(text)
-    markers = extract_markers(text)
-    text = markers.text
-    references: list[Reference] = [tracking] if tracking else []
-    if message.replied_to:
-        # A reply to one of our messages (or to the reporter's own earlier one) continues that complaint.
-        references.append(Reference(kind="message_id", value=message.replied_to))
-    record = Complaint(
-        id=record_id(raw.channel, raw.external_id, raw.received_at),
-        channel=raw.channel,
-        received_at=raw.received_at,
-        raw=RawRef(ids=(raw_id(raw.channel, raw.external_id),), sha256=(raw.sha256,)),
-        reporter=Reporter(identity=message.identity, phone=message.phone, user_id=message.sender,
-                          name=message.name),
-        privacy=markers.privacy,
-        title=derive_title(text, fallback=MEDIA_ONLY_TITLE),
-        body=Body(text=text, language=detect_language(text)),
-        location=message.location,
-        attachments=message.attachments,
-        dedup_key=dedup_key(message.identity, text),
-        thread=Thread(conversation_key=message.identity, references=tuple(references)),
+    # A reply to one of our messages (or to the reporter's own earlier one) continues that complaint.
+    replied = (Reference(kind="message_id", value=message.replied_to),) if message.replied_to else ()
+    draft = Draft(
+        reporter=Reporter(identity=message.identity, phone=message.phone, user_id=message.sender, name=message.name),
+        text=clean_text(message.text),
+        conversation_key=message.identity,
         reply_to=ReplyRoute(channel=raw.channel, address=f"{message.platform}:{message.sender}",
                             sender=message.recipient, in_reply_to=message.id),
+        references=replied,
+        attachments=message.attachments,
+        location=message.location,
+        commands=True,
     )
-    if references:
-        return FollowUp(references=tuple(references), record=record)
-    return record
+    return build(raw, draft)

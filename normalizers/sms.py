@@ -4,34 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from gateway.lifecycle.optout import command_of
 from gateway.messages import RawMessage
-from gateway.records import (
-    Attachment,
-    Body,
-    Complaint,
-    FollowUp,
-    Ignored,
-    Location,
-    Outcome,
-    RawRef,
-    ReplyRoute,
-    Reporter,
-    Thread,
-    raw_id,
-    record_id,
-)
+from gateway.records import Attachment, Location, Outcome, ReplyRoute, Reporter
+from normalizers.draft import MEDIA_ONLY_TITLE, Draft, build
 from normalizers.phone import to_e164
-from normalizers.text import (
-    clean_text,
-    dedup_key,
-    derive_title,
-    detect_language,
-    extract_markers,
-    leading_tracking_reference,
-)
+from normalizers.text import clean_text, derive_title
 
-MEDIA_ONLY_TITLE = "Laporan dengan lampiran"
 LOCATION_ONLY_TITLE = "Laporan lokasi"
 
 
@@ -50,42 +28,20 @@ class SmsFields:
 
 def normalize_sms(raw: RawMessage, fields: SmsFields) -> Outcome:
     """Turn one SMS-like message into a complaint, a follow-up, or an explicit Ignored."""
-    text = clean_text(fields.text)
     phone = to_e164(fields.sender)
     identity = phone or fields.sender.strip()
-    if not fields.attachments and fields.location is None:
-        if not text:
-            return Ignored(reason="empty_message")
-        # STOP/BERHENTI, MULAI, YA: one list of commands, in gateway/lifecycle/optout.py.
-        command = command_of(text)
-        if command is not None:
-            # The whole text is kept: "YA #1234" consents to that complaint only.
-            return Ignored(reason=command, detail=text, identity=identity)
-
-    reference, text = leading_tracking_reference(text)
-    markers = extract_markers(text)
-    text = markers.text
-    reporter = Reporter(identity=identity, phone=phone, name=(fields.name or None))
-    references = (reference,) if reference else ()
-    record = Complaint(
-        id=record_id(raw.channel, raw.external_id, raw.received_at),
-        channel=raw.channel,
-        received_at=raw.received_at,
-        raw=RawRef(ids=(raw_id(raw.channel, raw.external_id),), sha256=(raw.sha256,)),
-        reporter=reporter,
-        privacy=markers.privacy,
-        title=derive_title(text, fallback=_fallback_title(fields)),
-        body=Body(text=text, language=detect_language(text)),
-        location=fields.location,
-        attachments=fields.attachments,
-        dedup_key=dedup_key(identity, text),
-        thread=Thread(conversation_key=identity, references=references),
+    draft = Draft(
+        reporter=Reporter(identity=identity, phone=phone, name=(fields.name or None)),
+        text=clean_text(fields.text),
+        conversation_key=identity,
         reply_to=ReplyRoute(channel=raw.channel, address=_reply_address(fields.sender, phone), sender=fields.recipient),
+        attachments=fields.attachments,
+        location=fields.location,
         flags=fields.flags,
+        fallback_title=_fallback_title(fields),
+        commands=True,
     )
-    if reference is not None:
-        return FollowUp(references=references, record=record)
-    return record
+    return build(raw, draft)
 
 
 def _fallback_title(fields: SmsFields) -> str:

@@ -11,34 +11,12 @@ from collections.abc import Mapping
 
 from gateway.errors import QuarantinedInput, UnsupportedEvent
 from gateway.messages import RawMessage
-from gateway.records import (
-    Attachment,
-    Body,
-    Complaint,
-    FollowUp,
-    Ignored,
-    Location,
-    Outcome,
-    RawRef,
-    Reference,
-    ReplyRoute,
-    Reporter,
-    Thread,
-    raw_id,
-    record_id,
-)
-from normalizers.text import (
-    clean_text,
-    dedup_key,
-    derive_title,
-    detect_language,
-    extract_markers,
-    leading_tracking_reference,
-)
+from gateway.records import Attachment, Ignored, Location, Outcome, Reference, ReplyRoute, Reporter
+from normalizers.draft import Draft, build
+from normalizers.text import clean_text
 
 Json = Mapping[str, object]
 FILE_PREFIX = "telegram-file:"
-MEDIA_ONLY_TITLE = "Laporan dengan lampiran"
 _IGNORED_EVENTS = {"edited_message": "edited_message", "channel_post": "channel_post",
                    "edited_channel_post": "channel_post", "my_chat_member": "membership_change"}
 # "/lapor jalan rusak" or "/start@LaporBot": a command, optionally addressed to the bot, and its text.
@@ -117,35 +95,22 @@ def normalize(raw: RawMessage) -> Outcome:
         text = text[command.end():].strip()
         if not text and not attachments and location is None:
             return Ignored(reason="bot_command", detail=command.group(1).lower())
-    if not text and not attachments and location is None:
-        return Ignored(reason="empty_message")
-
-    tracking, text = leading_tracking_reference(text)
-    markers = extract_markers(text)
-    text = markers.text
     chat_id, user_id = str(chat["id"]), str(sender["id"])
-    references: list[Reference] = [tracking] if tracking else []
     replied = _obj(message.get("reply_to_message"))
-    if replied.get("message_id") is not None:
-        # Our sent messages and stored messages are both keyed "<chat id>:<message id>".
-        references.append(Reference(kind="message_id", value=f"{chat_id}:{replied['message_id']}"))
-    identity = f"telegram:{user_id}"
-    name = " ".join(p for p in (_str(sender.get("first_name")), _str(sender.get("last_name"))) if p) or None
-    record = Complaint(
-        id=record_id(raw.channel, raw.external_id, raw.received_at),
-        channel=raw.channel,
-        received_at=raw.received_at,
-        raw=RawRef(ids=(raw_id(raw.channel, raw.external_id),), sha256=(raw.sha256,)),
-        reporter=Reporter(identity=identity, user_id=user_id, handle=_str(sender.get("username")), name=name),
-        privacy=markers.privacy,
-        title=derive_title(text, fallback=MEDIA_ONLY_TITLE),
-        body=Body(text=text, language=detect_language(text)),
-        location=location,
-        attachments=attachments,
-        dedup_key=dedup_key(identity, text),
-        thread=Thread(conversation_key=f"telegram:{chat_id}", references=tuple(references)),
-        reply_to=ReplyRoute(channel=raw.channel, address=chat_id, in_reply_to=str(message["message_id"])),
+    # Our sent messages and stored messages are both keyed "<chat id>:<message id>".
+    references = (
+        (Reference(kind="message_id", value=f"{chat_id}:{replied['message_id']}"),)
+        if replied.get("message_id") is not None else ()
     )
-    if references:
-        return FollowUp(references=tuple(references), record=record)
-    return record
+    name = " ".join(p for p in (_str(sender.get("first_name")), _str(sender.get("last_name"))) if p) or None
+    draft = Draft(
+        reporter=Reporter(identity=f"telegram:{user_id}", user_id=user_id, handle=_str(sender.get("username")),
+                          name=name),
+        text=text,
+        conversation_key=f"telegram:{chat_id}",
+        reply_to=ReplyRoute(channel=raw.channel, address=chat_id, in_reply_to=str(message["message_id"])),
+        references=references,
+        attachments=attachments,
+        location=location,
+    )
+    return build(raw, draft)

@@ -6,38 +6,18 @@ import re
 
 from gateway.errors import UnsupportedEvent
 from gateway.messages import RawMessage
-from gateway.records import (
-    Body,
-    Complaint,
-    FollowUp,
-    Ignored,
-    Outcome,
-    RawRef,
-    Reference,
-    ReplyRoute,
-    Reporter,
-    Thread,
-    raw_id,
-    record_id,
-)
-from normalizers.text import (
-    clean_text,
-    dedup_key,
-    derive_title,
-    detect_language,
-    extract_markers,
-    leading_tracking_reference,
-)
+from gateway.records import Ignored, Outcome, Reference, ReplyRoute, Reporter
+from normalizers.draft import Draft, build
+from normalizers.text import clean_text
 from normalizers.x_fields import XMessage, dm_v1, dm_v2, load, tweet_v1, tweet_v2
 
-MEDIA_ONLY_TITLE = "Laporan dengan lampiran"
 # A reply starts with the handles it answers ("@LAPOR1708 @pemkot jalan rusak"): addressing, not content.
 _LEADING_MENTIONS = re.compile(r"^(?:\s*@\w{1,15})+\s*")
 _READERS = {"tweet": tweet_v2, "direct_message": dm_v2, "activity_tweet": tweet_v1, "activity_direct_message": dm_v1}
 
 
-def _references(message: XMessage, tracking: Reference | None) -> tuple[Reference, ...]:
-    found: list[Reference] = [tracking] if tracking else []
+def _references(message: XMessage) -> tuple[Reference, ...]:
+    found: list[Reference] = []
     replying_to_us = bool(message.for_user_id) and message.in_reply_to_user_id == message.for_user_id
     # A reply to one of our tweets (our acknowledgement) belongs to the complaint of that thread. A tweet
     # that merely starts with our handle also carries in_reply_to_user_id, but no replied-to tweet.
@@ -70,33 +50,15 @@ def normalize(raw: RawMessage) -> Outcome:
         return Ignored(reason="retweet")
 
     text = clean_text(_LEADING_MENTIONS.sub("", message.text, count=1))
-    if not text and not message.attachments and message.location is None:
-        return Ignored(reason="empty_message")
-    tracking, text = leading_tracking_reference(text)
-    markers = extract_markers(text)
-    text = markers.text
-    identity = f"x:{message.author_id}"
-    references = _references(message, tracking)
     conversation = message.conversation_id or message.id
-    record = Complaint(
-        id=record_id(raw.channel, raw.external_id, raw.received_at),
-        channel=raw.channel,
-        received_at=raw.received_at,
-        raw=RawRef(ids=(raw_id(raw.channel, raw.external_id),), sha256=(raw.sha256,)),
-        reporter=Reporter(identity=identity, user_id=message.author_id, handle=message.handle, name=message.name),
-        privacy=markers.privacy,
-        title=derive_title(text, fallback=MEDIA_ONLY_TITLE),
-        body=Body(text=text, language=detect_language(text)),
-        incident_date=None,
-        location=message.location,
-        attachments=message.attachments,
-        dedup_key=dedup_key(identity, text),
-        thread=Thread(
-            conversation_key=f"dm:{conversation}" if message.kind == "dm" else conversation,
-            references=references,
-        ),
+    draft = Draft(
+        reporter=Reporter(identity=f"x:{message.author_id}", user_id=message.author_id, handle=message.handle,
+                          name=message.name),
+        text=text,
+        conversation_key=f"dm:{conversation}" if message.kind == "dm" else conversation,
         reply_to=_reply_route(message),
+        references=_references(message),
+        attachments=message.attachments,
+        location=message.location,
     )
-    if references:
-        return FollowUp(references=references, record=record)
-    return record
+    return build(raw, draft)
