@@ -13,7 +13,6 @@ import sqlalchemy as sa
 import structlog
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Row
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection
 from ulid import ULID
 
@@ -26,6 +25,7 @@ from gateway.lifecycle.complaint_deadlines import deadlines_of
 from gateway.lifecycle.deadlines import WorkingCalendar
 from gateway.lifecycle.settings import LifecycleSettings
 from gateway.messages import utcnow
+from gateway.polling import poll_forever
 from gateway.records import Complaint, StatusChange
 from gateway.registry.base import Filed, RegistryClient
 from gateway.registry.open311 import is_pending_token
@@ -85,22 +85,14 @@ class Dispatcher:
 
     async def run(self) -> None:
         """Dispatch until cancelled."""
-        while True:
+        async def cycle() -> int:
             self.last_cycle = time.monotonic()
-            try:
-                claimed = await self.dispatch_pending()
-            except SQLAlchemyError as exc:
-                log.warning("dispatcher.database_unavailable", error=type(exc).__name__)
-                claimed = 0
-            except Exception:
-                log.exception("dispatcher.cycle_failed")
-                claimed = 0
-            if claimed < self._settings.batch_size:
-                self.wake.clear()
-                try:
-                    await asyncio.wait_for(self.wake.wait(), timeout=self._settings.poll_seconds)
-                except TimeoutError:
-                    pass
+            return await self.dispatch_pending()
+
+        await poll_forever(
+            cycle, wake=self.wake, poll_seconds=self._settings.poll_seconds,
+            full_batch=self._settings.batch_size, log=log, name="dispatcher",
+        )
 
     async def dispatch_pending(self) -> int:
         """Claim one batch of due jobs (and jobs a crashed worker left) and send them."""

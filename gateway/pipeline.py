@@ -23,6 +23,7 @@ from gateway.lifecycle.duplicates import contact_keys, find_duplicate, mark_dupl
 from gateway.lifecycle.settings import LifecycleSettings
 from gateway.messages import RawMessage, utcnow
 from gateway.outcomes import Normalizer, Quarantined, normalize_safely
+from gateway.polling import poll_forever
 from gateway.records import Complaint, FollowUp, Ignored, Outcome, Reference, StatusChange, raw_id
 from gateway.storage.claims import claim
 from gateway.storage.db import Database
@@ -97,22 +98,15 @@ class Pipeline:
 
     async def run(self, *, poll_seconds: float = 1.0) -> None:
         """Process new raw messages until cancelled."""
-        while True:
-            try:
-                done = await self.process_pending()
-                await self.process_parts()
-            except SQLAlchemyError as exc:
-                log.warning("pipeline.database_unavailable", error=type(exc).__name__)
-                done = 0
-            except Exception:
-                log.exception("pipeline.batch_failed")
-                done = 0
-            if done < self._batch_size:
-                self.wake.clear()
-                try:
-                    await asyncio.wait_for(self.wake.wait(), timeout=poll_seconds)
-                except TimeoutError:
-                    pass
+        async def batch() -> int:
+            done = await self.process_pending()
+            await self.process_parts()
+            return done
+
+        await poll_forever(
+            batch, wake=self.wake, poll_seconds=poll_seconds, full_batch=self._batch_size, log=log,
+            name="pipeline", failure="batch_failed",
+        )
 
     async def process_pending(self) -> int:
         """Claim one batch of received raws (or ones a crashed process left) and process it."""

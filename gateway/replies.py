@@ -11,13 +11,13 @@ from typing import Any
 import sqlalchemy as sa
 import structlog
 from sqlalchemy.engine import Row
-from sqlalchemy.exc import SQLAlchemyError
 
 from channels.base import Channel, OutgoingReply, SendResult
 from config.settings import DispatchSettings
 from gateway import metrics
 from gateway.errors import ConfigurationError, GatewayError, PermanentFailure, TransientFailure
 from gateway.messages import utcnow
+from gateway.polling import poll_forever
 from gateway.retry import RetryPolicy
 from gateway.storage.claims import claim
 from gateway.storage.db import Database
@@ -61,21 +61,10 @@ class ReplySender:
 
     async def run(self) -> None:
         """Send replies until cancelled."""
-        while True:
-            try:
-                claimed = await self.send_pending()
-            except SQLAlchemyError as exc:
-                log.warning("replies.database_unavailable", error=type(exc).__name__)
-                claimed = 0
-            except Exception:
-                log.exception("replies.cycle_failed")
-                claimed = 0
-            if claimed < self._settings.batch_size:
-                self.wake.clear()
-                try:
-                    await asyncio.wait_for(self.wake.wait(), timeout=self._settings.poll_seconds)
-                except TimeoutError:
-                    pass
+        await poll_forever(
+            self.send_pending, wake=self.wake, poll_seconds=self._settings.poll_seconds,
+            full_batch=self._settings.batch_size, log=log, name="replies",
+        )
 
     async def send_pending(self) -> int:
         """Claim one batch of due replies and send them."""
