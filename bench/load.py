@@ -111,7 +111,7 @@ class _Run:
             self.result.ok += 1
             self.acked.append(message_sid)
 
-    async def closed(self, prepared: list[tuple[str, bytes, dict[str, str]]]) -> None:
+    async def closed_loop(self, prepared: list[tuple[str, bytes, dict[str, str]]]) -> None:
         deadline = time.perf_counter() + self.spec.duration
         queue = iter(prepared)
 
@@ -124,7 +124,7 @@ class _Run:
 
         await asyncio.gather(*(worker() for _ in range(self.spec.concurrency)))
 
-    async def open(self, prepared: list[tuple[str, bytes, dict[str, str]]]) -> None:
+    async def open_loop(self, prepared: list[tuple[str, bytes, dict[str, str]]]) -> None:
         tasks: list[asyncio.Task[None]] = []
         start = time.perf_counter() + 0.05
         for index, (message_sid, body, request_headers) in enumerate(prepared):
@@ -159,9 +159,9 @@ async def run(spec: LoadSpec) -> LoadResult:
         cpu = time.process_time()
         started = time.perf_counter()
         if spec.mode == "closed":
-            await job.closed(prepared)
+            await job.closed_loop(prepared)
         else:
-            await job.open(prepared)
+            await job.open_loop(prepared)
         job.result.elapsed = time.perf_counter() - started
         job.result.client_cpu_seconds = time.process_time() - cpu
     result = job.result
