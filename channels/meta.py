@@ -10,7 +10,6 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 
-import aiohttp
 import structlog
 from aiohttp import web
 from pydantic import Field
@@ -19,6 +18,7 @@ from channels.base import Channel, ChannelConfig, ChannelContext, CredentialChec
 from channels.media_fetch import MediaSource
 from channels.meta_graph import INVALID_TOKEN_CODES, OUTSIDE_WINDOW_CODES, Graph, GraphError
 from channels.meta_split import split_delivery
+from channels.session_slot import SessionSlot
 from channels.signed_webhook import (
     body_digest,
     check_prefixed_signature,
@@ -81,7 +81,7 @@ class MetaChannel(Channel):
             raise ConfigurationError("wrong config model", detail=type(config).__name__)
         super().__init__(config=config, context=context)
         self.settings = config
-        self._own_session: aiohttp.ClientSession | None = None
+        self._session = SessionSlot(context, timeout_seconds=config.timeout_seconds)
 
     def secrets(self) -> Sequence[str]:
         """Secret values of this channel's configuration."""
@@ -100,20 +100,12 @@ class MetaChannel(Channel):
 
     def graph(self) -> Graph:
         """A Graph API client on the context's session (or one of our own)."""
-        session = self.context.http
-        if session is None:
-            if self._own_session is None:
-                timeout = aiohttp.ClientTimeout(total=self.settings.timeout_seconds)
-                self._own_session = aiohttp.ClientSession(timeout=timeout)
-            session = self._own_session
-        return Graph(session=session, base_url=self.settings.graph_api_base_url,
+        return Graph(session=self._session.get(), base_url=self.settings.graph_api_base_url,
                      version=self.settings.graph_api_version, token=self.settings.access_token)
 
     async def close(self) -> None:
         """Close the session this channel opened itself."""
-        if self._own_session is not None:
-            await self._own_session.close()
-            self._own_session = None
+        await self._session.close()
 
     def routes(self) -> Sequence[Route]:
         """The webhook: subscription verification (GET) and signed deliveries (POST)."""

@@ -11,13 +11,13 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from typing import Literal
 
-import aiohttp
 import structlog
 from aiohttp import web
 from pydantic import Field
 
 from channels.base import Channel, ChannelConfig, ChannelContext, CredentialCheck, OutgoingReply, Route, SendResult
 from channels.media_fetch import MediaSource
+from channels.session_slot import SessionSlot
 from channels.signed_webhook import body_digest, dump, parse_object, read_body
 from channels.telegram_api import BotApi, BotApiError
 from channels.telegram_poller import TelegramPoller
@@ -63,7 +63,7 @@ class TelegramChannel(Channel):
         super().__init__(config=config, context=context)
         self.settings = config
         self._sleep = sleep
-        self._own_session: aiohttp.ClientSession | None = None
+        self._session = SessionSlot(context, timeout_seconds=config.timeout_seconds)
 
     def secrets(self) -> Sequence[str]:
         """Secret values of this channel's configuration."""
@@ -83,19 +83,11 @@ class TelegramChannel(Channel):
 
     def api(self) -> BotApi:
         """The Bot API client on the context's session (or one of our own)."""
-        session = self.context.http
-        if session is None:
-            if self._own_session is None:
-                timeout = aiohttp.ClientTimeout(total=self.settings.timeout_seconds)
-                self._own_session = aiohttp.ClientSession(timeout=timeout)
-            session = self._own_session
-        return BotApi(session=session, base_url=self.settings.api_base_url, token=self.settings.bot_token)
+        return BotApi(session=self._session.get(), base_url=self.settings.api_base_url, token=self.settings.bot_token)
 
     async def close(self) -> None:
         """Close the session this channel opened itself."""
-        if self._own_session is not None:
-            await self._own_session.close()
-            self._own_session = None
+        await self._session.close()
 
     def routes(self) -> Sequence[Route]:
         """The webhook, only in webhook mode (a bot with a webhook cannot poll, and the reverse)."""

@@ -19,6 +19,7 @@ from tweepy.asynchronous import AsyncClient
 
 from channels.base import Channel, ChannelConfig, ChannelContext, CredentialCheck, OutgoingReply, Route, SendResult
 from channels.media_fetch import MediaSource
+from channels.session_slot import SessionSlot
 from channels.signed_webhook import (
     body_digest,
     check_prefixed_signature,
@@ -84,7 +85,7 @@ class XChannel(Channel):
         super().__init__(config=config, context=context)
         self.settings = config
         self._sleep = sleep
-        self._own_session: aiohttp.ClientSession | None = None
+        self._session = SessionSlot(context, timeout_seconds=config.timeout_seconds)
         self._client: AsyncClient | None = None
         self._account_id = config.account_id
 
@@ -100,18 +101,13 @@ class XChannel(Channel):
     def client(self) -> AsyncClient:
         """The tweepy client, on the context's HTTP session when there is one."""
         if self._client is None:
-            session = self.context.http
-            if session is None:
-                timeout = aiohttp.ClientTimeout(total=self.settings.timeout_seconds)
-                self._own_session = session = aiohttp.ClientSession(timeout=timeout)
-            self._client = make_client(self.settings, session)
+            self._client = make_client(self.settings, self._session.get())
         return self._client
 
     async def close(self) -> None:
         """Close the session this channel opened itself."""
-        if self._own_session is not None:
-            await self._own_session.close()
-            self._own_session = None
+        if self._session.owned:
+            await self._session.close()
             self._client = None
 
     async def account_id(self) -> str:
