@@ -6,7 +6,8 @@ from gateway.errors import IgnoredInput, UnsupportedEvent
 from gateway.messages import RawMessage
 from gateway.records import Ignored, Outcome, Reference, ReplyRoute, Reporter
 from normalizers.draft import Draft, build
-from normalizers.meta_fields import MetaMessage, load, messaging, whatsapp
+from normalizers.json_fields import load
+from normalizers.meta_fields import MetaMessage, messaging, whatsapp
 from normalizers.text import clean_text
 
 _PLATFORMS = {"messenger_message": "messenger", "instagram_message": "instagram", "postback": ""}

@@ -6,15 +6,13 @@ Messenger messages: https://developers.facebook.com/docs/messenger-platform/refe
 
 from __future__ import annotations
 
-import json
-from collections.abc import Mapping
 from dataclasses import dataclass
 
 from gateway.errors import IgnoredInput, QuarantinedInput, UnsupportedEvent
 from gateway.records import Attachment, Location
+from normalizers.json_fields import Json, obj, text_or_none
 from normalizers.phone import to_e164
 
-Json = Mapping[str, object]
 MEDIA_PREFIX = "meta-media:"
 _WHATSAPP_MEDIA = ("image", "document", "audio", "video", "sticker")
 # Known WhatsApp message types that are not complaints: kept in the archive as Ignored.
@@ -40,29 +38,10 @@ class MetaMessage:
     replied_to: str | None = None
 
 
-def load(payload: bytes) -> Json:
-    """The payload as a JSON object, or QuarantinedInput."""
-    try:
-        value = json.loads(payload)
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise QuarantinedInput("malformed_json", detail=type(exc).__name__) from exc
-    if not isinstance(value, dict):
-        raise QuarantinedInput("malformed_json", detail="not an object")
-    return value
-
-
-def _obj(value: object) -> Json:
-    return value if isinstance(value, dict) else {}
-
-
 def _first(value: object, name: str) -> Json:
     if isinstance(value, list) and value and isinstance(value[0], dict):
         return value[0]
     raise QuarantinedInput("missing_field", detail=name)
-
-
-def _str(value: object) -> str | None:
-    return str(value) if value not in (None, "") else None
 
 
 def _location(latitude: object, longitude: object, text: str | None) -> Location | None:
@@ -78,21 +57,21 @@ def _location(latitude: object, longitude: object, text: str | None) -> Location
 def whatsapp(body: Json) -> MetaMessage:
     """One WhatsApp Cloud API message (the channel keeps one per RawMessage)."""
     entry = _first(body.get("entry"), "entry")
-    value = _obj(_first(entry.get("changes"), "entry.changes").get("value"))
+    value = obj(_first(entry.get("changes"), "entry.changes").get("value"))
     message = _first(value.get("messages"), "value.messages")
-    wa_id = _str(message.get("from"))
-    message_id = _str(message.get("id"))
+    wa_id = text_or_none(message.get("from"))
+    message_id = text_or_none(message.get("id"))
     if wa_id is None or message_id is None:
         raise QuarantinedInput("missing_field", detail="messages[0].from/id")
     kind = str(message.get("type", ""))
     if kind in _WHATSAPP_IGNORED:
         raise IgnoredInput(_WHATSAPP_IGNORED[kind], detail=kind)
     contacts = value.get("contacts")
-    contact = _obj(contacts[0]) if isinstance(contacts, list) and contacts else {}
+    contact = obj(contacts[0]) if isinstance(contacts, list) and contacts else {}
     text = ""
     attachments: tuple[Attachment, ...] = ()
     location: Location | None = None
-    part = _obj(message.get(kind))
+    part = obj(message.get(kind))
     if kind == "text":
         text = str(part.get("body", ""))
     elif kind in _WHATSAPP_MEDIA:
@@ -101,15 +80,15 @@ def whatsapp(body: Json) -> MetaMessage:
         text = str(part.get("caption", ""))
         media_type = str(part.get("mime_type") or "application/octet-stream").split(";")[0].strip()
         attachments = (Attachment(media_type=media_type, url=MEDIA_PREFIX + str(part["id"]),
-                                  name=_str(part.get("filename"))),)
+                                  name=text_or_none(part.get("filename"))),)
     elif kind == "location":
-        label = " ".join(p for p in (_str(part.get("name")), _str(part.get("address"))) if p) or None
+        label = " ".join(p for p in (text_or_none(part.get("name")), text_or_none(part.get("address"))) if p) or None
         location = _location(part.get("latitude"), part.get("longitude"), label)
         if location is None:
             raise QuarantinedInput("bad_location")
     elif kind == "interactive":
-        reply = _obj(part.get("button_reply")) or _obj(part.get("list_reply"))
-        text = " — ".join(p for p in (_str(reply.get("title")), _str(reply.get("description"))) if p)
+        reply = obj(part.get("button_reply")) or obj(part.get("list_reply"))
+        text = " — ".join(p for p in (text_or_none(reply.get("title")), text_or_none(reply.get("description"))) if p)
     elif kind == "button":
         text = str(part.get("text") or part.get("payload") or "")
     else:
@@ -119,24 +98,24 @@ def whatsapp(body: Json) -> MetaMessage:
         platform="whatsapp",
         id=message_id,
         sender=wa_id,
-        recipient=_str(_obj(value.get("metadata")).get("phone_number_id")),
+        recipient=text_or_none(obj(value.get("metadata")).get("phone_number_id")),
         text=text,
         identity=phone or f"whatsapp:{wa_id}",
         phone=phone,
-        name=_str(_obj(contact.get("profile")).get("name")),
+        name=text_or_none(obj(contact.get("profile")).get("name")),
         attachments=attachments,
         location=location,
-        replied_to=_str(_obj(message.get("context")).get("id")),
+        replied_to=text_or_none(obj(message.get("context")).get("id")),
     )
 
 
 def _messenger_attachment(item: Json) -> tuple[Attachment | None, Location | None]:
     kind = str(item.get("type", ""))
-    payload = _obj(item.get("payload"))
+    payload = obj(item.get("payload"))
     if kind == "location":
-        coordinates = _obj(payload.get("coordinates"))
-        return None, _location(coordinates.get("lat"), coordinates.get("long"), _str(item.get("title")))
-    url = _str(payload.get("url"))
+        coordinates = obj(payload.get("coordinates"))
+        return None, _location(coordinates.get("lat"), coordinates.get("long"), text_or_none(item.get("title")))
+    url = text_or_none(payload.get("url"))
     if kind in _MESSENGER_TYPES and url:
         return Attachment(media_type=_MESSENGER_TYPES[kind], url=url), None
     return None, None
@@ -146,22 +125,22 @@ def messaging(body: Json, platform: str) -> MetaMessage:
     """One Messenger or Instagram messaging event (message or postback)."""
     entry = _first(body.get("entry"), "entry")
     event = _first(entry.get("messaging"), "entry.messaging")
-    sender = _str(_obj(event.get("sender")).get("id"))
+    sender = text_or_none(obj(event.get("sender")).get("id"))
     if sender is None:
         raise QuarantinedInput("missing_field", detail="sender.id")
-    message = _obj(event.get("message"))
-    postback = _obj(event.get("postback"))
+    message = obj(event.get("message"))
+    postback = obj(event.get("postback"))
     if postback:
         text = str(postback.get("title") or postback.get("payload") or "")
-        message_id = _str(postback.get("mid")) or f"postback:{event.get('timestamp')}"
+        message_id = text_or_none(postback.get("mid")) or f"postback:{event.get('timestamp')}"
     else:
         text = str(message.get("text", ""))
-        message_id = _str(message.get("mid")) or ""
+        message_id = text_or_none(message.get("mid")) or ""
     attachments: list[Attachment] = []
     location = None
     items = message.get("attachments")
     for item in items if isinstance(items, list) else []:
-        attachment, found = _messenger_attachment(_obj(item))
+        attachment, found = _messenger_attachment(obj(item))
         if attachment is not None:
             attachments.append(attachment)
         location = location or found
@@ -169,10 +148,10 @@ def messaging(body: Json, platform: str) -> MetaMessage:
         platform=platform,
         id=message_id,
         sender=sender,
-        recipient=_str(_obj(event.get("recipient")).get("id")),
+        recipient=text_or_none(obj(event.get("recipient")).get("id")),
         text=text,
         identity=f"{platform}:{sender}",
         attachments=tuple(attachments),
         location=location,
-        replied_to=_str(_obj(message.get("reply_to")).get("mid")),
+        replied_to=text_or_none(obj(message.get("reply_to")).get("mid")),
     )

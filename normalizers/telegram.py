@@ -5,17 +5,15 @@ Message object: https://core.telegram.org/bots/api#message
 
 from __future__ import annotations
 
-import json
 import re
-from collections.abc import Mapping
 
 from gateway.errors import QuarantinedInput, UnsupportedEvent
 from gateway.messages import RawMessage
 from gateway.records import Attachment, Ignored, Location, Outcome, Reference, ReplyRoute, Reporter
 from normalizers.draft import Draft, build
+from normalizers.json_fields import Json, load, obj, text_or_none
 from normalizers.text import clean_text
 
-Json = Mapping[str, object]
 FILE_PREFIX = "telegram-file:"
 _IGNORED_EVENTS = {"edited_message": "edited_message", "channel_post": "channel_post",
                    "edited_channel_post": "channel_post", "my_chat_member": "membership_change"}
@@ -23,14 +21,6 @@ _IGNORED_EVENTS = {"edited_message": "edited_message", "channel_post": "channel_
 _COMMAND = re.compile(r"^/(\w{1,32})(?:@\w+)?(?:\s+|$)")
 _FILE_KINDS = {"document": "application/octet-stream", "voice": "audio/ogg", "audio": "audio/mpeg",
                "video": "video/mp4", "video_note": "video/mp4", "animation": "video/mp4"}
-
-
-def _obj(value: object) -> Json:
-    return value if isinstance(value, dict) else {}
-
-
-def _str(value: object) -> str | None:
-    return str(value) if value not in (None, "") else None
 
 
 def _attachments(message: Json) -> tuple[Attachment, ...]:
@@ -42,34 +32,24 @@ def _attachments(message: Json) -> tuple[Attachment, ...]:
         found.append(Attachment(media_type="image/jpeg", url=FILE_PREFIX + str(largest["file_id"]),
                                 size=size if isinstance(size, int) else None))
     for kind, default in _FILE_KINDS.items():
-        item = _obj(message.get(kind))
+        item = obj(message.get(kind))
         if item.get("file_id"):
             size = item.get("file_size")
             found.append(Attachment(media_type=str(item.get("mime_type") or default),
-                                    url=FILE_PREFIX + str(item["file_id"]), name=_str(item.get("file_name")),
+                                    url=FILE_PREFIX + str(item["file_id"]), name=text_or_none(item.get("file_name")),
                                     size=size if isinstance(size, int) else None))
     return tuple(found)
 
 
 def _location(message: Json) -> Location | None:
-    venue = _obj(message.get("venue"))
-    point = _obj(venue.get("location")) or _obj(message.get("location"))
+    venue = obj(message.get("venue"))
+    point = obj(venue.get("location")) or obj(message.get("location"))
     try:
         latitude, longitude = float(str(point["latitude"])), float(str(point["longitude"]))
     except (KeyError, ValueError):
         return None
-    text = " ".join(p for p in (_str(venue.get("title")), _str(venue.get("address"))) if p) or None
+    text = " ".join(p for p in (text_or_none(venue.get("title")), text_or_none(venue.get("address"))) if p) or None
     return Location(text=text, latitude=latitude, longitude=longitude)
-
-
-def _load(payload: bytes) -> Json:
-    try:
-        value = json.loads(payload)
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise QuarantinedInput("malformed_json", detail=type(exc).__name__) from exc
-    if not isinstance(value, dict):
-        raise QuarantinedInput("malformed_json", detail="not an object")
-    return value
 
 
 def normalize(raw: RawMessage) -> Outcome:
@@ -78,8 +58,8 @@ def normalize(raw: RawMessage) -> Outcome:
         return Ignored(reason=_IGNORED_EVENTS[raw.event])
     if raw.event != "message":
         raise UnsupportedEvent("unsupported_event", detail=raw.event)
-    message = _obj(_load(raw.payload).get("message"))
-    sender, chat = _obj(message.get("from")), _obj(message.get("chat"))
+    message = obj(load(raw.payload).get("message"))
+    sender, chat = obj(message.get("from")), obj(message.get("chat"))
     if sender.get("id") is None or chat.get("id") is None or message.get("message_id") is None:
         raise QuarantinedInput("missing_field", detail="message.from/chat/message_id")
     if sender.get("is_bot"):
@@ -96,15 +76,16 @@ def normalize(raw: RawMessage) -> Outcome:
         if not text and not attachments and location is None:
             return Ignored(reason="bot_command", detail=command.group(1).lower())
     chat_id, user_id = str(chat["id"]), str(sender["id"])
-    replied = _obj(message.get("reply_to_message"))
+    replied = obj(message.get("reply_to_message"))
     # Our sent messages and stored messages are both keyed "<chat id>:<message id>".
     references = (
         (Reference(kind="message_id", value=f"{chat_id}:{replied['message_id']}"),)
         if replied.get("message_id") is not None else ()
     )
-    name = " ".join(p for p in (_str(sender.get("first_name")), _str(sender.get("last_name"))) if p) or None
+    names = (text_or_none(sender.get("first_name")), text_or_none(sender.get("last_name")))
+    name = " ".join(p for p in names if p) or None
     draft = Draft(
-        reporter=Reporter(identity=f"telegram:{user_id}", user_id=user_id, handle=_str(sender.get("username")),
+        reporter=Reporter(identity=f"telegram:{user_id}", user_id=user_id, handle=text_or_none(sender.get("username")),
                           name=name),
         text=text,
         conversation_key=f"telegram:{chat_id}",

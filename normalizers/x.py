@@ -8,8 +8,9 @@ from gateway.errors import UnsupportedEvent
 from gateway.messages import RawMessage
 from gateway.records import Ignored, Outcome, Reference, ReplyRoute, Reporter
 from normalizers.draft import Draft, build
+from normalizers.json_fields import load
 from normalizers.text import clean_text
-from normalizers.x_fields import XMessage, dm_v1, dm_v2, load, tweet_v1, tweet_v2
+from normalizers.x_fields import XMessage, dm_v1, dm_v2, tweet_v1, tweet_v2
 
 # A reply starts with the handles it answers ("@LAPOR1708 @pemkot jalan rusak"): addressing, not content.
 _LEADING_MENTIONS = re.compile(r"^(?:\s*@\w{1,15})+\s*")

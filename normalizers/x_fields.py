@@ -6,17 +6,15 @@ v1.1 objects: https://developer.x.com/en/docs/x-api/v1/data-dictionary/object-mo
 
 from __future__ import annotations
 
-import json
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
 
 from gateway.errors import QuarantinedInput
 from gateway.records import Attachment, Location
+from normalizers.json_fields import Json, obj, text_or_none
 
-Json = Mapping[str, object]
 _EXTENSION_TYPES = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png", ".gif": "image/gif",
                     ".webp": "image/webp", ".mp4": "video/mp4"}
 _URL_EXTENSION = re.compile(r"(\.[a-z0-9]{2,4})(?:\?|$)", re.IGNORECASE)
@@ -43,31 +41,12 @@ class XMessage:
     event_type: str = "MessageCreate"
 
 
-def load(payload: bytes) -> Json:
-    """The payload as a JSON object, or QuarantinedInput."""
-    try:
-        value = json.loads(payload)
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise QuarantinedInput("malformed_json", detail=type(exc).__name__) from exc
-    if not isinstance(value, dict):
-        raise QuarantinedInput("malformed_json", detail="not an object")
-    return value
-
-
-def _obj(value: object) -> Json:
-    return value if isinstance(value, dict) else {}
-
-
 def _list(value: object) -> list[Json]:
     return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
 
 
-def _str(value: object) -> str | None:
-    return str(value) if value not in (None, "") else None
-
-
 def _require(value: object, name: str) -> str:
-    text = _str(value)
+    text = text_or_none(value)
     if text is None:
         raise QuarantinedInput("missing_field", detail=name)
     return text
@@ -98,23 +77,23 @@ def _attachment_v2(media: Json) -> Attachment | None:
 
 
 def _attachment_v1(media: Json) -> Attachment | None:
-    variant = _best_variant(_list(_obj(media.get("video_info")).get("variants")))
+    variant = _best_variant(_list(obj(media.get("video_info")).get("variants")))
     if media.get("type") in ("video", "animated_gif") and variant is not None:
         return Attachment(media_type="video/mp4", url=str(variant["url"]))
-    url = _str(media.get("media_url_https") or media.get("media_url"))
+    url = text_or_none(media.get("media_url_https") or media.get("media_url"))
     return Attachment(media_type=_media_type(url, "image/jpeg"), url=url) if url else None
 
 
 def expand_links(text: str, urls: list[Json], drop: set[str]) -> str:
     """Replace t.co links by the URLs they stand for; links to attached media are dropped."""
     for entity in urls:
-        short = _str(entity.get("url"))
+        short = text_or_none(entity.get("url"))
         if not short:
             continue
         if short in drop or entity.get("media_key"):
             text = text.replace(short, "")
             continue
-        expanded = _str(entity.get("unwound_url") or entity.get("expanded_url"))
+        expanded = text_or_none(entity.get("unwound_url") or entity.get("expanded_url"))
         if expanded:
             text = text.replace(short, expanded)
     for short in drop:
@@ -123,15 +102,15 @@ def expand_links(text: str, urls: list[Json], drop: set[str]) -> str:
 
 
 def _location_v2(tweet: Json, places: list[Json]) -> Location | None:
-    geo = _obj(tweet.get("geo"))
-    point = _obj(geo.get("coordinates")).get("coordinates")
+    geo = obj(tweet.get("geo"))
+    point = obj(geo.get("coordinates")).get("coordinates")
     place = next((p for p in places if p.get("id") == geo.get("place_id")), None) if geo else None
     return _location(point, place)
 
 
 def _location(point: object, place: Json | None) -> Location | None:
-    text = _str(place.get("full_name")) if place else None
-    level = _str(place.get("place_type")) if place else None
+    text = text_or_none(place.get("full_name")) if place else None
+    level = text_or_none(place.get("place_type")) if place else None
     if isinstance(point, list) and len(point) == 2:
         try:
             longitude, latitude = float(point[0]), float(point[1])  # GeoJSON order: lon, lat
@@ -143,7 +122,7 @@ def _location(point: object, place: Json | None) -> Location | None:
 
 
 def _created(value: object) -> datetime | None:
-    text = _str(value)
+    text = text_or_none(value)
     if text is None:
         return None
     try:
@@ -159,27 +138,27 @@ def _created(value: object) -> datetime | None:
 
 def tweet_v2(body: Json) -> XMessage:
     """A polled tweet: `data` plus the `includes` it refers to."""
-    tweet = _obj(body.get("data"))
-    includes = _obj(body.get("includes"))
+    tweet = obj(body.get("data"))
+    includes = obj(body.get("includes"))
     tweet_id = _require(tweet.get("id"), "data.id")
     author_id = _require(tweet.get("author_id"), "data.author_id")
     author = next((u for u in _list(includes.get("users")) if str(u.get("id")) == author_id), {})
-    media_keys = set(_obj(tweet.get("attachments")).get("media_keys") or [])  # type: ignore[call-overload]
+    media_keys = set(obj(tweet.get("attachments")).get("media_keys") or [])  # type: ignore[call-overload]
     media = [m for m in _list(includes.get("media")) if m.get("media_key") in media_keys]
     references = _list(tweet.get("referenced_tweets"))
     replied = next((r for r in references if r.get("type") == "replied_to"), None)
-    text = expand_links(str(tweet.get("text", "")), _list(_obj(tweet.get("entities")).get("urls")), set())
+    text = expand_links(str(tweet.get("text", "")), _list(obj(tweet.get("entities")).get("urls")), set())
     return XMessage(
         kind="tweet",
         id=tweet_id,
         text=text,
         author_id=author_id,
         for_user_id=str(body.get("for_user_id", "")),
-        handle=_str(author.get("username")),
-        name=_str(author.get("name")),
-        conversation_id=_str(tweet.get("conversation_id")),
-        in_reply_to_user_id=_str(tweet.get("in_reply_to_user_id")),
-        replied_to_id=_str(replied.get("id")) if replied else None,
+        handle=text_or_none(author.get("username")),
+        name=text_or_none(author.get("name")),
+        conversation_id=text_or_none(tweet.get("conversation_id")),
+        in_reply_to_user_id=text_or_none(tweet.get("in_reply_to_user_id")),
+        replied_to_id=text_or_none(replied.get("id")) if replied else None,
         is_retweet=any(r.get("type") == "retweeted" for r in references),
         attachments=tuple(a for a in map(_attachment_v2, media) if a is not None),
         location=_location_v2(tweet, _list(includes.get("places"))),
@@ -189,26 +168,26 @@ def tweet_v2(body: Json) -> XMessage:
 
 def dm_v2(body: Json) -> XMessage:
     """A polled DM event: `data` plus the `includes` it refers to."""
-    event = _obj(body.get("data"))
-    includes = _obj(body.get("includes"))
+    event = obj(body.get("data"))
+    includes = obj(body.get("includes"))
     event_id = _require(event.get("id"), "data.id")
     event_type = str(event.get("event_type", "MessageCreate"))
-    sender_id = _str(event.get("sender_id")) or ""
+    sender_id = text_or_none(event.get("sender_id")) or ""
     if event_type == "MessageCreate" and not sender_id:
         raise QuarantinedInput("missing_field", detail="data.sender_id")
     sender = next((u for u in _list(includes.get("users")) if str(u.get("id")) == sender_id), {})
-    media_keys = set(_obj(event.get("attachments")).get("media_keys") or [])  # type: ignore[call-overload]
+    media_keys = set(obj(event.get("attachments")).get("media_keys") or [])  # type: ignore[call-overload]
     media = [m for m in _list(includes.get("media")) if m.get("media_key") in media_keys]
-    text = expand_links(str(event.get("text", "")), _list(_obj(event.get("entities")).get("urls")), set())
+    text = expand_links(str(event.get("text", "")), _list(obj(event.get("entities")).get("urls")), set())
     return XMessage(
         kind="dm",
         id=event_id,
         text=text,
         author_id=sender_id,
         for_user_id=str(body.get("for_user_id", "")),
-        handle=_str(sender.get("username")),
-        name=_str(sender.get("name")),
-        conversation_id=_str(event.get("dm_conversation_id")),
+        handle=text_or_none(sender.get("username")),
+        name=text_or_none(sender.get("name")),
+        conversation_id=text_or_none(event.get("dm_conversation_id")),
         attachments=tuple(a for a in map(_attachment_v2, media) if a is not None),
         created_at=_created(event.get("created_at")),
         event_type=event_type,
@@ -217,28 +196,28 @@ def dm_v2(body: Json) -> XMessage:
 
 def tweet_v1(body: Json) -> XMessage:
     """A tweet_create_events item of an Account Activity delivery (v1.1 tweet object)."""
-    tweet = _obj(body.get("tweet_create_event"))
+    tweet = obj(body.get("tweet_create_event"))
     tweet_id = _require(tweet.get("id_str"), "id_str")
-    user = _obj(tweet.get("user"))
+    user = obj(tweet.get("user"))
     author_id = _require(user.get("id_str"), "user.id_str")
-    extended = _obj(tweet.get("extended_tweet"))
+    extended = obj(tweet.get("extended_tweet"))
     source = extended or tweet
     text = str(source.get("full_text") or source.get("text") or "")
-    entities = _obj(source.get("entities"))
-    media_entities = _list(_obj(source.get("extended_entities")).get("media")) or _list(entities.get("media"))
+    entities = obj(source.get("entities"))
+    media_entities = _list(obj(source.get("extended_entities")).get("media")) or _list(entities.get("media"))
     drop = {str(m.get("url")) for m in media_entities if m.get("url")}
-    coordinates = _obj(tweet.get("coordinates")).get("coordinates")
-    place = _obj(tweet.get("place")) or None
+    coordinates = obj(tweet.get("coordinates")).get("coordinates")
+    place = obj(tweet.get("place")) or None
     return XMessage(
         kind="tweet",
         id=tweet_id,
         text=expand_links(text, _list(entities.get("urls")), drop),
         author_id=author_id,
         for_user_id=str(body.get("for_user_id", "")),
-        handle=_str(user.get("screen_name")),
-        name=_str(user.get("name")),
-        in_reply_to_user_id=_str(tweet.get("in_reply_to_user_id_str")),
-        replied_to_id=_str(tweet.get("in_reply_to_status_id_str")),
+        handle=text_or_none(user.get("screen_name")),
+        name=text_or_none(user.get("name")),
+        in_reply_to_user_id=text_or_none(tweet.get("in_reply_to_user_id_str")),
+        replied_to_id=text_or_none(tweet.get("in_reply_to_status_id_str")),
         is_retweet="retweeted_status" in tweet,
         attachments=tuple(a for a in map(_attachment_v1, media_entities) if a is not None),
         location=_location(coordinates, place),
@@ -248,25 +227,25 @@ def tweet_v1(body: Json) -> XMessage:
 
 def dm_v1(body: Json) -> XMessage:
     """A direct_message_events item of an Account Activity delivery (v1.1 DM event)."""
-    event = _obj(body.get("direct_message_event"))
+    event = obj(body.get("direct_message_event"))
     event_id = _require(event.get("id"), "id")
-    create = _obj(event.get("message_create"))
+    create = obj(event.get("message_create"))
     sender_id = _require(create.get("sender_id"), "message_create.sender_id")
-    data = _obj(create.get("message_data"))
-    sender = _obj(_obj(body.get("users")).get(sender_id))
-    media = _obj(_obj(data.get("attachment")).get("media"))
+    data = obj(create.get("message_data"))
+    sender = obj(obj(body.get("users")).get(sender_id))
+    media = obj(obj(data.get("attachment")).get("media"))
     attachment = _attachment_v1(media) if media else None
     drop = {str(media.get("url"))} if media.get("url") else set()
-    recipient = _str(_obj(create.get("target")).get("recipient_id"))
+    recipient = text_or_none(obj(create.get("target")).get("recipient_id"))
     pair = sorted(p for p in (sender_id, recipient) if p)
     return XMessage(
         kind="dm",
         id=event_id,
-        text=expand_links(str(data.get("text", "")), _list(_obj(data.get("entities")).get("urls")), drop),
+        text=expand_links(str(data.get("text", "")), _list(obj(data.get("entities")).get("urls")), drop),
         author_id=sender_id,
         for_user_id=str(body.get("for_user_id", "")),
-        handle=_str(sender.get("screen_name")),
-        name=_str(sender.get("name")),
+        handle=text_or_none(sender.get("screen_name")),
+        name=text_or_none(sender.get("name")),
         # v2 names a one-to-one conversation "<smaller id>-<larger id>"; v1.1 has no name for it.
         conversation_id="-".join(sorted(pair, key=int)) if all(p.isdigit() for p in pair) else None,
         attachments=(attachment,) if attachment else (),
