@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -25,6 +24,7 @@ from tests.channels.social_doubles import (
     leaked,
 )
 from tests.fakes.fake_jasmin import FakeJasminState, build_app, throw
+from tests.support.ports import closed_url
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "jasmin"
 SECRET = "jasmin-test-secret"
@@ -32,12 +32,6 @@ SECRET = "jasmin-test-secret"
 
 def form(name: str) -> bytes:
     return (FIXTURES / name).read_bytes().strip()
-
-
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
@@ -212,7 +206,7 @@ async def test_send_failures(
 ) -> None:
     url, state = fake_jasmin
     state.fail_with = fail_with
-    base = url if target == "fake" else f"http://127.0.0.1:{closed_port()}"
+    base = url if target == "fake" else closed_url()
     environment = await start(base, state, **({"password": password} if password else {}))
     try:
         with pytest.raises(error):
@@ -234,7 +228,7 @@ async def test_check_credentials(
     fake_jasmin: tuple[str, FakeJasminState], target: str, password: str | None, expected: CredentialCheck
 ) -> None:
     url, state = fake_jasmin
-    base = url if target == "fake" else f"http://127.0.0.1:{closed_port()}"
+    base = url if target == "fake" else closed_url()
     environment = await start(base, state, **({"password": password} if password else {}))
     try:
         assert await environment.channel.check_credentials() is expected

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 from datetime import timedelta
@@ -36,6 +35,7 @@ from tests.channels.social_doubles import (
     leaked,
 )
 from tests.fakes.fake_kannel import FakeKannelState, build_app, fire_dlr
+from tests.support.ports import closed_url
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "kannel"
 SECRET = "kannel-test-secret"
@@ -43,12 +43,6 @@ SECRET = "kannel-test-secret"
 
 def fixture(name: str) -> str:
     return (FIXTURES / name).read_text(encoding="utf-8").strip()
-
-
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
@@ -285,7 +279,7 @@ async def test_send_failures(
 ) -> None:
     url, state = fake_kannel
     state.fail_with = fail_with
-    base = url if target == "fake" else f"http://127.0.0.1:{closed_port()}"
+    base = url if target == "fake" else closed_url()
     overrides: dict[str, object] = {"password": password} if password else {}
     environment, _ = await start(base, state, **overrides)
     try:
@@ -308,7 +302,7 @@ async def test_check_credentials(
     fake_kannel: tuple[str, FakeKannelState], target: str, password: str | None, expected: CredentialCheck
 ) -> None:
     url, state = fake_kannel
-    base = url if target == "fake" else f"http://127.0.0.1:{closed_port()}"
+    base = url if target == "fake" else closed_url()
     overrides: dict[str, object] = {"password": password} if password else {}
     environment, _ = await start(base, state, **overrides)
     try:

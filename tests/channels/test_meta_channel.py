@@ -27,6 +27,7 @@ from tests.channels.social_doubles import (
     memory_context,
 )
 from tests.fakes.fake_meta import FakeGraphState, build_app
+from tests.support.ports import closed_url
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "meta"
 APP_SECRET = "test-app-secret"
@@ -242,14 +243,6 @@ async def test_send_failures(
         await make_channel(**config).send(outgoing)
 
 
-async def closed_port() -> str:
-    server = TestServer(aiohttp.web.Application(), host="127.0.0.1")
-    await server.start_server()
-    url = str(server.make_url("")).rstrip("/")
-    await server.close()
-    return url
-
-
 CREDENTIALS = [
     ("ok", {}, CredentialCheck.OK),
     ("invalid-token", {"access_token": "expired"}, CredentialCheck.INVALID_AUTH),
@@ -263,7 +256,7 @@ async def test_check_credentials(
     make_channel: Callable[..., MetaChannel], overrides: dict[str, Any], expected: CredentialCheck
 ) -> None:
     if overrides.get("graph_api_base_url") == "closed":
-        overrides = {**overrides, "graph_api_base_url": await closed_port()}
+        overrides = {**overrides, "graph_api_base_url": closed_url()}
     assert await make_channel(**overrides).check_credentials() == expected
 
 

@@ -25,6 +25,7 @@ from tests.channels.social_doubles import (
     memory_context,
 )
 from tests.fakes.fake_telegram import FakeTelegramState, build_app
+from tests.support.ports import closed_url
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "telegram"
 SECRET = "test-webhook-secret-Abc_123"
@@ -181,7 +182,7 @@ async def test_polling_run_backs_off_on_errors_and_honours_retry_after(
 
 async def test_polling_server_unreachable_backs_off(make_channel: Callable[..., TelegramChannel]) -> None:
     sleeps = Sleeps(stop_after=4)
-    channel = make_channel(sleep=sleeps, mode="polling", api_base_url=await closed_port(),
+    channel = make_channel(sleep=sleeps, mode="polling", api_base_url=closed_url(),
                            poll_backoff_max_seconds=3)
     with pytest.raises(asyncio.CancelledError):
         await channel.run()
@@ -226,14 +227,6 @@ async def test_send_failures(
         assert isinstance(caught.value, TransientFailure) and caught.value.retry_after == 5
 
 
-async def closed_port() -> str:
-    server = TestServer(aiohttp.web.Application(), host="127.0.0.1")
-    await server.start_server()
-    url = str(server.make_url("")).rstrip("/")
-    await server.close()
-    return url
-
-
 CREDENTIALS = [
     ("ok", {}, CredentialCheck.OK),
     ("wrong-token", {"bot_token": "6000000001:AAH-revoked"}, CredentialCheck.INVALID_AUTH),
@@ -247,7 +240,7 @@ async def test_check_credentials(
     make_channel: Callable[..., TelegramChannel], overrides: dict[str, Any], expected: CredentialCheck
 ) -> None:
     if overrides.get("api_base_url") == "closed":
-        overrides = {**overrides, "api_base_url": await closed_port()}
+        overrides = {**overrides, "api_base_url": closed_url()}
     assert await make_channel(**overrides).check_credentials() == expected
 
 
@@ -278,7 +271,7 @@ async def test_secrets_never_reach_logs(make_channel: Callable[..., TelegramChan
             await channel.send(reply())
         with pytest.raises(asyncio.CancelledError):
             await channel.run()
-        down = make_channel(sleep=Sleeps(stop_after=1), mode="polling", api_base_url=await closed_port())
+        down = make_channel(sleep=Sleeps(stop_after=1), mode="polling", api_base_url=closed_url())
         with pytest.raises(asyncio.CancelledError):
             await down.run()
         hooked = make_channel()

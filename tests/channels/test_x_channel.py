@@ -12,7 +12,6 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import pytest
 import tweepy.errors
 from aiohttp.test_utils import TestClient, TestServer
@@ -29,6 +28,7 @@ from tests.channels.social_doubles import (
     memory_context,
 )
 from tests.fakes.fake_x import FakeXState, build_app
+from tests.support.ports import closed_url
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "x"
 CORPUS = Path(__file__).resolve().parents[2] / ".." / "shared" / "corpus" / "twitter-v2-tweepy-cassettes"
@@ -336,14 +336,6 @@ async def test_send_failures(
         assert caught.value.retry_after is not None and caught.value.retry_after >= 1
 
 
-async def closed_port() -> str:
-    server = TestServer(aiohttp.web.Application(), host="127.0.0.1")
-    await server.start_server()
-    url = str(server.make_url("")).rstrip("/")
-    await server.close()
-    return url
-
-
 CREDENTIALS = [
     ("ok-user-context", {}, CredentialCheck.OK),
     ("ok-bearer-only", {"consumer_key": "", "access_token": ""}, CredentialCheck.OK),
@@ -359,7 +351,7 @@ async def test_check_credentials(
     make_channel: Callable[..., XChannel], overrides: dict[str, Any], expected: CredentialCheck
 ) -> None:
     if overrides.get("api_base_url") == "closed":
-        overrides = {**overrides, "api_base_url": await closed_port()}
+        overrides = {**overrides, "api_base_url": closed_url()}
     assert await make_channel(**overrides).check_credentials() == expected
 
 

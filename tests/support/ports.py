@@ -10,3 +10,8 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def closed_url() -> str:
+    """An http:// URL on 127.0.0.1 where nothing listens: a server that is down."""
+    return f"http://127.0.0.1:{free_port()}"
