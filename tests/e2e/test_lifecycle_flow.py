@@ -21,13 +21,14 @@ from typing import Any
 import pytest
 
 from gateway.records import Complaint
-from tests.support.ports import free_port
-from tests.support.processes import CLI, Process, http_json, start, wait_for
+from tests.support.processes import CLI, Process, http_json, wait_for
 from tests.support.twilio_signing import form_body, sign_form
+from tests.support.twilio_stack import StackSecrets, twilio_stack
 
 TWILIO_TOKEN = "e2e-lifecycle-twilio-token-4c3b"
 REGISTRY_TOKEN = "e2e-lifecycle-registry-token-9d8e"
 ACCOUNT = "ACe2e1111111111111111111111111111"
+SECRETS = StackSecrets(account=ACCOUNT, twilio_token=TWILIO_TOKEN, registry_token=REGISTRY_TOKEN)
 PHONE = "+6281234567811"
 TEXT = "Saluran air di Jl. Pajajaran Bogor tersumbat, air meluap ke jalan setiap hujan"
 
@@ -94,34 +95,14 @@ class Stack:
 
 @pytest.fixture
 def stack(tmp_path: Path) -> Iterator[Stack]:
-    registry_port, twilio_port, gateway_port = free_port(), free_port(), free_port()
-    registry = start("registry", ["registry-sim", "--port", str(registry_port), "--token", REGISTRY_TOKEN,
-                                  "--db", str(tmp_path / "registry.db")],
-                     workdir=tmp_path, ready_url=f"http://127.0.0.1:{registry_port}/healthz")
-    twilio = start("twilio", ["twilio-sim", "--port", str(twilio_port), "--account-sid", ACCOUNT,
-                              "--auth-token", TWILIO_TOKEN],
-                   workdir=tmp_path, ready_url=f"http://127.0.0.1:{twilio_port}/sandbox/messages")
     env = {
-        "LAPOR_GATEWAY_SERVER__PORT": str(gateway_port),
-        "LAPOR_GATEWAY_DATABASE__URL": f"sqlite:///{tmp_path / 'gateway.db'}",
-        "LAPOR_GATEWAY_REGISTRY__URL": f"http://127.0.0.1:{registry_port}",
-        "LAPOR_GATEWAY_REGISTRY__TOKEN": REGISTRY_TOKEN,
-        "LAPOR_GATEWAY_CHANNELS__TWILIO__ENABLED": "true",
-        "LAPOR_GATEWAY_CHANNELS__TWILIO__ACCOUNT_SID": ACCOUNT,
-        "LAPOR_GATEWAY_CHANNELS__TWILIO__AUTH_TOKEN": TWILIO_TOKEN,
-        "LAPOR_GATEWAY_CHANNELS__TWILIO__API_BASE_URL": f"http://127.0.0.1:{twilio_port}",
-        "LAPOR_GATEWAY_DISPATCH__POLL_SECONDS": "0.2",
         # Poll every complaint about once a second instead of every five minutes.
         "LAPOR_GATEWAY_LIFECYCLE__POLL_SCHEDULE": '[{"until_age_hours": 24, "every_minutes": 0.02}]',
         "LAPOR_GATEWAY_LIFECYCLE__SYNC_IDLE_SECONDS": "0.2",
-        "LAPOR_GATEWAY_LOGGING__LEVEL": "debug",
     }
-    gateway = start("gateway", ["serve"], workdir=tmp_path, env=env,
-                    ready_url=f"http://127.0.0.1:{gateway_port}/healthz")
-    yield Stack(gateway, f"http://127.0.0.1:{gateway_port}", f"http://127.0.0.1:{registry_port}",
-                f"http://127.0.0.1:{twilio_port}", tmp_path, {**os.environ, **env})
-    for process in (gateway, twilio, registry):
-        process.stop()
+    with twilio_stack(tmp_path, f"sqlite:///{tmp_path / 'gateway.db'}", SECRETS, extra_env=env) as running:
+        yield Stack(running.gateway, running.gateway_url, running.registry_url, running.twilio_url, tmp_path,
+                    {**os.environ, **running.env})
 
 
 def test_registry_changes_reach_the_record_the_reporter_stats_and_metrics(stack: Stack) -> None:

@@ -11,13 +11,14 @@ from typing import Any
 
 import pytest
 
-from tests.support.ports import free_port
-from tests.support.processes import Process, http_json, start, wait_for
+from tests.support.processes import Process, http_json, wait_for
 from tests.support.twilio_signing import form_body, sign_form
+from tests.support.twilio_stack import StackSecrets, twilio_stack
 
 TWILIO_TOKEN = "e2e-twilio-token-9f8e7d6c5b4a"
 REGISTRY_TOKEN = "e2e-registry-token-1a2b3c4d"
 ACCOUNT = "ACe2e0000000000000000000000000000"
+SECRETS = StackSecrets(account=ACCOUNT, twilio_token=TWILIO_TOKEN, registry_token=REGISTRY_TOKEN)
 
 
 @dataclass
@@ -55,31 +56,8 @@ class Stack:
 
 @pytest.fixture
 def stack(tmp_path: Path) -> Iterator[Stack]:
-    registry_port, twilio_port, gateway_port = free_port(), free_port(), free_port()
-    registry = start("registry", ["registry-sim", "--port", str(registry_port), "--token", REGISTRY_TOKEN,
-                                  "--db", str(tmp_path / "registry.db")],
-                     workdir=tmp_path, ready_url=f"http://127.0.0.1:{registry_port}/healthz")
-    twilio = start("twilio", ["twilio-sim", "--port", str(twilio_port), "--account-sid", ACCOUNT,
-                              "--auth-token", TWILIO_TOKEN],
-                   workdir=tmp_path, ready_url=f"http://127.0.0.1:{twilio_port}/sandbox/messages")
-    env = {
-        "LAPOR_GATEWAY_SERVER__PORT": str(gateway_port),
-        "LAPOR_GATEWAY_DATABASE__URL": f"sqlite:///{tmp_path / 'gateway.db'}",
-        "LAPOR_GATEWAY_REGISTRY__URL": f"http://127.0.0.1:{registry_port}",
-        "LAPOR_GATEWAY_REGISTRY__TOKEN": REGISTRY_TOKEN,
-        "LAPOR_GATEWAY_CHANNELS__TWILIO__ENABLED": "true",
-        "LAPOR_GATEWAY_CHANNELS__TWILIO__ACCOUNT_SID": ACCOUNT,
-        "LAPOR_GATEWAY_CHANNELS__TWILIO__AUTH_TOKEN": TWILIO_TOKEN,
-        "LAPOR_GATEWAY_CHANNELS__TWILIO__API_BASE_URL": f"http://127.0.0.1:{twilio_port}",
-        "LAPOR_GATEWAY_DISPATCH__POLL_SECONDS": "0.2",
-        "LAPOR_GATEWAY_LOGGING__LEVEL": "debug",
-    }
-    gateway = start("gateway", ["serve"], workdir=tmp_path, env=env,
-                    ready_url=f"http://127.0.0.1:{gateway_port}/healthz")
-    yield Stack(gateway, f"http://127.0.0.1:{gateway_port}", f"http://127.0.0.1:{registry_port}",
-                f"http://127.0.0.1:{twilio_port}")
-    for process in (gateway, twilio, registry):
-        process.stop()
+    with twilio_stack(tmp_path, f"sqlite:///{tmp_path / 'gateway.db'}", SECRETS) as running:
+        yield Stack(running.gateway, running.gateway_url, running.registry_url, running.twilio_url)
 
 
 SENDERS = ["081234567801", "6281234567802", "+6281234567803", "whatsapp:+6281234567804"]

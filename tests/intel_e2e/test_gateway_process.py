@@ -23,14 +23,15 @@ import sqlalchemy as sa
 from gateway.acks import SEGMENT_GSM7, gsm7_length
 from gateway.storage.db import sync_url
 from tests.intel_e2e.corpus_rows import held_out_spam
-from tests.support.ports import free_port
 from tests.support.postgres import temporary_database
-from tests.support.processes import CLI, Process, http_json, start, wait_for
+from tests.support.processes import CLI, Process, http_json, wait_for
 from tests.support.twilio_signing import form_body, sign_form
+from tests.support.twilio_stack import StackSecrets, twilio_stack
 
 TWILIO_TOKEN = "intel-e2e-twilio-token-5e6f"
 REGISTRY_TOKEN = "intel-e2e-registry-token-7a8b"
 ACCOUNT = "ACintel00000000000000000000000000"
+SECRETS = StackSecrets(account=ACCOUNT, twilio_token=TWILIO_TOKEN, registry_token=REGISTRY_TOKEN)
 NIK = "3273012345678901"
 SIXTEEN_DIGITS = re.compile(r"(?<!\d)\d{16}(?!\d)")
 
@@ -108,34 +109,10 @@ def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
 
 
 def _stack(workdir: Path, database_url: str) -> Iterator[Stack]:
-    registry_port, twilio_port, gateway_port = free_port(), free_port(), free_port()
-    registry = start("registry", ["registry-sim", "--port", str(registry_port), "--token", REGISTRY_TOKEN,
-                                  "--db", str(workdir / "registry.db")],
-                     workdir=workdir, ready_url=f"http://127.0.0.1:{registry_port}/healthz")
-    twilio = start("twilio", ["twilio-sim", "--port", str(twilio_port), "--account-sid", ACCOUNT,
-                              "--auth-token", TWILIO_TOKEN],
-                   workdir=workdir, ready_url=f"http://127.0.0.1:{twilio_port}/sandbox/messages")
     # No [intel] settings at all: the defaults (Kota Bandung, config/routing.yaml) must be what runs.
-    env = {
-        "LAPOR_GATEWAY_SERVER__PORT": str(gateway_port),
-        "LAPOR_GATEWAY_DATABASE__URL": database_url,
-        "LAPOR_GATEWAY_REGISTRY__URL": f"http://127.0.0.1:{registry_port}",
-        "LAPOR_GATEWAY_REGISTRY__TOKEN": REGISTRY_TOKEN,
-        "LAPOR_GATEWAY_CHANNELS__TWILIO__ENABLED": "true",
-        "LAPOR_GATEWAY_CHANNELS__TWILIO__ACCOUNT_SID": ACCOUNT,
-        "LAPOR_GATEWAY_CHANNELS__TWILIO__AUTH_TOKEN": TWILIO_TOKEN,
-        "LAPOR_GATEWAY_CHANNELS__TWILIO__API_BASE_URL": f"http://127.0.0.1:{twilio_port}",
-        "LAPOR_GATEWAY_DISPATCH__POLL_SECONDS": "0.2",
-        "LAPOR_GATEWAY_LOGGING__LEVEL": "debug",
-    }
-    gateway = start("gateway", ["serve"], workdir=workdir, env=env,
-                    ready_url=f"http://127.0.0.1:{gateway_port}/healthz")
-    try:
-        yield Stack(gateway, f"http://127.0.0.1:{gateway_port}", f"http://127.0.0.1:{registry_port}",
-                    f"http://127.0.0.1:{twilio_port}", database_url, env)
-    finally:
-        for process in (gateway, twilio, registry):
-            process.stop()
+    with twilio_stack(workdir, database_url, SECRETS) as running:
+        yield Stack(running.gateway, running.gateway_url, running.registry_url, running.twilio_url, database_url,
+                    running.env)
 
 
 def _insight(record: dict[str, Any], kind: str) -> dict[str, Any]:
