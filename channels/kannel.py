@@ -49,7 +49,7 @@ from channels.sms_encoding import (
     text_field,
     without_params,
 )
-from channels.sms_http import PeerAllowlist, check_secret_format, http_session, read_capped, require_caller
+from channels.sms_http import caller_allowlist, check_secret_format, http_session, read_capped, require_caller
 from gateway import metrics
 from gateway.errors import ConfigurationError, PermanentFailure, TransientFailure
 from gateway.messages import RawMessage, Stored, utcnow
@@ -92,9 +92,10 @@ class KannelChannel(Channel):
 
     def __init__(self, *, config: ChannelConfig, context: ChannelContext) -> None:
         super().__init__(config=config, context=context)
-        self._allowlist = PeerAllowlist(self.config.allowed_addresses)
-        if self.config.enabled and self.config.secret is None and not self._allowlist.configured:
-            raise ConfigurationError("kannel needs a secret or allowed_addresses", detail="[channels.kannel]")
+        self._allowlist = caller_allowlist(
+            self.name, enabled=self.config.enabled, secret=self.config.secret,
+            allowed_addresses=self.config.allowed_addresses,
+        )
 
     def routes(self) -> Sequence[Route]:
         """GET|POST /c/kannel/receive (get-url or post-url) and GET|POST /c/kannel/status (dlr-url)."""

@@ -71,6 +71,16 @@ class PeerAllowlist:
         return any(address in network for network in self._networks)
 
 
+def caller_allowlist(
+    channel: str, *, enabled: bool, secret: SecretStr | None, allowed_addresses: Sequence[str]
+) -> PeerAllowlist:
+    """The addresses a gateway may call from; an enabled channel needs a secret or addresses, or it is refused."""
+    allowlist = PeerAllowlist(allowed_addresses)
+    if enabled and secret is None and not allowlist.configured:
+        raise ConfigurationError(f"{channel} needs a secret or allowed_addresses", detail=f"[channels.{channel}]")
+    return allowlist
+
+
 @asynccontextmanager
 async def http_session(shared: aiohttp.ClientSession | None, *, seconds: float) -> AsyncIterator[
     aiohttp.ClientSession
