@@ -21,9 +21,8 @@ from typing import Any
 import pytest
 
 from gateway.records import Complaint
-from tests.support.processes import CLI, Process, http_json, wait_for
-from tests.support.twilio_signing import form_body, sign_form
-from tests.support.twilio_stack import StackSecrets, twilio_stack
+from tests.support.processes import CLI, wait_for
+from tests.support.twilio_stack import RunningStack, StackSecrets, twilio_stack
 
 TWILIO_TOKEN = "e2e-lifecycle-twilio-token-4c3b"
 REGISTRY_TOKEN = "e2e-lifecycle-registry-token-9d8e"
@@ -33,14 +32,9 @@ PHONE = "+6281234567811"
 TEXT = "Saluran air di Jl. Pajajaran Bogor tersumbat, air meluap ke jalan setiap hujan"
 
 
-@dataclass
-class Stack:
-    gateway: Process
-    gateway_url: str
-    registry_url: str
-    twilio_url: str
+@dataclass(frozen=True)
+class Stack(RunningStack):
     workdir: Path
-    env: dict[str, str]
 
     @property
     def registry_db(self) -> Path:
@@ -50,23 +44,11 @@ class Stack:
     def gateway_db(self) -> Path:
         return self.workdir / "gateway.db"
 
-    def sent(self) -> list[dict[str, Any]]:
-        data = http_json(f"{self.twilio_url}/sandbox/messages")
-        assert isinstance(data, list)
-        return data
-
     def texts(self) -> list[str]:
         return [str(message["body"]) for message in self.sent()]
 
     def send_sms(self, sid: str, text: str) -> None:
-        body = form_body({"MessageSid": sid, "AccountSid": ACCOUNT, "From": PHONE, "To": "1708", "Body": text})
-        url = f"{self.gateway_url}/c/twilio/receive"
-        request = urllib.request.Request(url, data=body, method="POST", headers={
-            "Content-Type": "application/x-www-form-urlencoded",
-            "X-Twilio-Signature": sign_form(TWILIO_TOKEN, url, body),
-        })
-        with urllib.request.urlopen(request, timeout=10) as response:
-            assert response.status == 200
+        assert self.post_sms(sid, PHONE, text) == 200
 
     def sim_control(self, tracking_id: str, what: str, body: dict[str, str]) -> None:
         """registry-sim's sandbox endpoints: POST /sim/complaints/{id}/status or /responses."""
@@ -101,8 +83,8 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
         "LAPOR_GATEWAY_LIFECYCLE__SYNC_IDLE_SECONDS": "0.2",
     }
     with twilio_stack(tmp_path, f"sqlite:///{tmp_path / 'gateway.db'}", SECRETS, extra_env=env) as running:
-        yield Stack(running.gateway, running.gateway_url, running.registry_url, running.twilio_url, tmp_path,
-                    {**os.environ, **running.env})
+        yield Stack(running.gateway, running.gateway_url, running.registry_url, running.twilio_url,
+                    {**os.environ, **running.env}, running.secrets, tmp_path)
 
 
 def test_registry_changes_reach_the_record_the_reporter_stats_and_metrics(stack: Stack) -> None:

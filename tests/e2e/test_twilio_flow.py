@@ -5,15 +5,12 @@ from __future__ import annotations
 import re
 import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from tests.support.processes import Process, http_json, wait_for
-from tests.support.twilio_signing import form_body, sign_form
-from tests.support.twilio_stack import StackSecrets, twilio_stack
+from tests.support.processes import http_json, wait_for
+from tests.support.twilio_stack import RunningStack, StackSecrets, twilio_stack
 
 TWILIO_TOKEN = "e2e-twilio-token-9f8e7d6c5b4a"
 REGISTRY_TOKEN = "e2e-registry-token-1a2b3c4d"
@@ -21,54 +18,21 @@ ACCOUNT = "ACe2e0000000000000000000000000000"
 SECRETS = StackSecrets(account=ACCOUNT, twilio_token=TWILIO_TOKEN, registry_token=REGISTRY_TOKEN)
 
 
-@dataclass
-class Stack:
-    gateway: Process
-    gateway_url: str
-    registry_url: str
-    twilio_url: str
-
-    def complaints(self) -> list[dict[str, Any]]:
-        items: list[dict[str, Any]] = []
-        page: int | None = 1
-        while page:
-            data = http_json(f"{self.registry_url}/complaints?page={page}", token=REGISTRY_TOKEN)
-            assert isinstance(data, dict)
-            items += data["items"]
-            page = data["next_page"]
-        return items
-
-    def sent(self) -> list[dict[str, Any]]:
-        data = http_json(f"{self.twilio_url}/sandbox/messages")
-        assert isinstance(data, list)
-        return data
-
-    def send_sms(self, sid: str, sender: str, text: str) -> int:
-        body = form_body({"MessageSid": sid, "AccountSid": ACCOUNT, "From": sender, "To": "1708", "Body": text})
-        url = f"{self.gateway_url}/c/twilio/receive"
-        request = urllib.request.Request(url, data=body, method="POST", headers={
-            "Content-Type": "application/x-www-form-urlencoded",
-            "X-Twilio-Signature": sign_form(TWILIO_TOKEN, url, body),
-        })
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return int(response.status)
-
-
 @pytest.fixture
-def stack(tmp_path: Path) -> Iterator[Stack]:
+def stack(tmp_path: Path) -> Iterator[RunningStack]:
     with twilio_stack(tmp_path, f"sqlite:///{tmp_path / 'gateway.db'}", SECRETS) as running:
-        yield Stack(running.gateway, running.gateway_url, running.registry_url, running.twilio_url)
+        yield running
 
 
 SENDERS = ["081234567801", "6281234567802", "+6281234567803", "whatsapp:+6281234567804"]
 
 
-def test_sms_to_registry_and_back(stack: Stack) -> None:
+def test_sms_to_registry_and_back(stack: RunningStack) -> None:
     for index, sender in enumerate(SENDERS):
         text = f"Jalan rusak nomor {index} di Kel. Cipedes, mohon diperbaiki"
-        assert stack.send_sms(f"SMe2e{index}", sender, text) == 200
+        assert stack.post_sms(f"SMe2e{index}", sender, text) == 200
     redelivered = "Jalan rusak nomor 0 di Kel. Cipedes, mohon diperbaiki"
-    assert stack.send_sms("SMe2e0", SENDERS[0], redelivered) == 200
+    assert stack.post_sms("SMe2e0", SENDERS[0], redelivered) == 200
 
     wait_for(lambda: len(stack.complaints()) == len(SENDERS), what="complaints in the registry")
     wait_for(lambda: len(stack.sent()) == len(SENDERS), what="acknowledgements")
@@ -82,7 +46,7 @@ def test_sms_to_registry_and_back(stack: Stack) -> None:
 
     # A follow-up by tracking ID goes to the registry as a follow-up, not a new complaint.
     first = tracking["+6281234567801"]
-    assert stack.send_sms("SMe2e-follow", SENDERS[0], f"#{first} sudah dua minggu belum diperbaiki") == 200
+    assert stack.post_sms("SMe2e-follow", SENDERS[0], f"#{first} sudah dua minggu belum diperbaiki") == 200
 
     def followed_up() -> bool:
         data = http_json(f"{stack.registry_url}/complaints/{first}", token=REGISTRY_TOKEN)

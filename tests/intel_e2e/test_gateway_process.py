@@ -11,7 +11,6 @@ import os
 import re
 import subprocess
 import time
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,9 +23,8 @@ from gateway.acks import SEGMENT_GSM7, gsm7_length
 from gateway.storage.db import sync_url
 from tests.intel_e2e.corpus_rows import held_out_spam
 from tests.support.postgres import temporary_database
-from tests.support.processes import CLI, Process, http_json, wait_for
-from tests.support.twilio_signing import form_body, sign_form
-from tests.support.twilio_stack import StackSecrets, twilio_stack
+from tests.support.processes import CLI, wait_for
+from tests.support.twilio_stack import RunningStack, StackSecrets, twilio_stack
 
 TWILIO_TOKEN = "intel-e2e-twilio-token-5e6f"
 REGISTRY_TOKEN = "intel-e2e-registry-token-7a8b"
@@ -36,42 +34,18 @@ NIK = "3273012345678901"
 SIXTEEN_DIGITS = re.compile(r"(?<!\d)\d{16}(?!\d)")
 
 
-@dataclass
-class Stack:
-    gateway: Process
-    gateway_url: str
-    registry_url: str
-    twilio_url: str
+@dataclass(frozen=True)
+class Stack(RunningStack):
     database_url: str
-    env: dict[str, str]
-
-    def complaints(self) -> list[dict[str, Any]]:
-        items: list[dict[str, Any]] = []
-        page: int | None = 1
-        while page:
-            data = http_json(f"{self.registry_url}/complaints?page={page}", token=REGISTRY_TOKEN)
-            assert isinstance(data, dict)
-            items += data["items"]
-            page = data["next_page"]
-        return items
 
     def filed_by(self, sender: str) -> list[dict[str, Any]]:
         return [c for c in self.complaints() if c.get("reporter", {}).get("identity") == sender]
 
     def sent_to(self, sender: str) -> list[str]:
-        data = http_json(f"{self.twilio_url}/sandbox/messages")
-        assert isinstance(data, list)
-        return [m["body"] for m in data if m["to"] == sender]
+        return [m["body"] for m in self.sent() if m["to"] == sender]
 
     def send_sms(self, sid: str, sender: str, text: str) -> None:
-        body = form_body({"MessageSid": sid, "AccountSid": ACCOUNT, "From": sender, "To": "1708", "Body": text})
-        url = f"{self.gateway_url}/c/twilio/receive"
-        request = urllib.request.Request(url, data=body, method="POST", headers={
-            "Content-Type": "application/x-www-form-urlencoded",
-            "X-Twilio-Signature": sign_form(TWILIO_TOKEN, url, body),
-        })
-        with urllib.request.urlopen(request, timeout=10) as response:
-            assert response.status == 200
+        assert self.post_sms(sid, sender, text) == 200
 
     def query(self, statement: str, **params: object) -> list[sa.Row[Any]]:
         engine = sa.create_engine(sync_url(self.database_url))
@@ -111,8 +85,8 @@ def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
 def _stack(workdir: Path, database_url: str) -> Iterator[Stack]:
     # No [intel] settings at all: the defaults (Kota Bandung, config/routing.yaml) must be what runs.
     with twilio_stack(workdir, database_url, SECRETS) as running:
-        yield Stack(running.gateway, running.gateway_url, running.registry_url, running.twilio_url, database_url,
-                    running.env)
+        yield Stack(running.gateway, running.gateway_url, running.registry_url, running.twilio_url, running.env,
+                    running.secrets, database_url)
 
 
 def _insight(record: dict[str, Any], kind: str) -> dict[str, Any]:

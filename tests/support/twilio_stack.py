@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import urllib.request
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from tests.support.ports import free_port
-from tests.support.processes import Process, start
+from tests.support.processes import Process, http_json, start
+from tests.support.twilio_signing import form_body, sign_form
 
 
 @dataclass(frozen=True)
@@ -29,6 +32,36 @@ class RunningStack:
     registry_url: str
     twilio_url: str
     env: dict[str, str]
+    secrets: StackSecrets
+
+    def complaints(self) -> list[dict[str, Any]]:
+        """Every complaint registry-sim holds, all pages."""
+        items: list[dict[str, Any]] = []
+        page: int | None = 1
+        while page:
+            data = http_json(f"{self.registry_url}/complaints?page={page}", token=self.secrets.registry_token)
+            assert isinstance(data, dict)
+            items += data["items"]
+            page = data["next_page"]
+        return items
+
+    def sent(self) -> list[dict[str, Any]]:
+        """The messages the Twilio sandbox was asked to send."""
+        data = http_json(f"{self.twilio_url}/sandbox/messages")
+        assert isinstance(data, list)
+        return data
+
+    def post_sms(self, sid: str, sender: str, text: str) -> int:
+        """Deliver an SMS to the gateway as Twilio would (signed); the HTTP status it answered."""
+        body = form_body({"MessageSid": sid, "AccountSid": self.secrets.account, "From": sender, "To": "1708",
+                          "Body": text})
+        url = f"{self.gateway_url}/c/twilio/receive"
+        request = urllib.request.Request(url, data=body, method="POST", headers={
+            "Content-Type": "application/x-www-form-urlencoded",
+            "X-Twilio-Signature": sign_form(self.secrets.twilio_token, url, body),
+        })
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return int(response.status)
 
 
 @contextmanager
@@ -62,7 +95,7 @@ def twilio_stack(
                         ready_url=f"http://127.0.0.1:{gateway_port}/healthz")
         processes.append(gateway)
         yield RunningStack(gateway, f"http://127.0.0.1:{gateway_port}", f"http://127.0.0.1:{registry_port}",
-                           f"http://127.0.0.1:{twilio_port}", env)
+                           f"http://127.0.0.1:{twilio_port}", env, secrets)
     finally:
         for process in reversed(processes):
             process.stop()
