@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from channels import concat
 from gateway import metrics
+from gateway.bounces import mark_bounced
 from gateway.intel.spam import SPAM_FLAG
 from gateway.lifecycle.deadlines import WorkingCalendar
 from gateway.lifecycle.duplicates import contact_keys, find_duplicate, mark_duplicate
@@ -28,7 +29,7 @@ from gateway.records import Complaint, FollowUp, Ignored, Outcome, Reference, St
 from gateway.storage.claims import claim
 from gateway.storage.db import Database
 from gateway.storage.lifecycle_store import apply_command, duplicate_candidates, index_contacts, note_reporter_reply
-from gateway.storage.tables import complaint, dispatch_job, raw_message, reply, reporter_preference
+from gateway.storage.tables import complaint, dispatch_job, raw_message, reply
 
 log = structlog.get_logger(__name__)
 
@@ -237,6 +238,7 @@ class Pipeline:
             self._db, connection, channel=channel, raw_id=raw_id, outcome=outcome, text=outcome.detail,
             received_at=utcnow(), settings=self._commands,
         )
+        await mark_bounced(self._db, connection, outcome)
         if self.on_ignored is not None:
             await self.on_ignored(connection, channel, raw_id, outcome)
 
@@ -339,17 +341,3 @@ async def find_referenced(connection: AsyncConnection, reference: Reference, *, 
     if found is None:
         return None
     return str(found.parent_id or found.id)
-
-
-async def upsert_preference(
-    db: Database, connection: AsyncConnection, channel: str, identity: str, **values: bool
-) -> None:
-    """Record a reporter's preference (opted out, undeliverable)."""
-    dialect = postgresql if db.is_postgres else sqlite
-    now = utcnow()
-    statement = dialect.insert(reporter_preference).values(
-        channel=channel, identity=identity, updated_at=now, **values
-    )
-    await connection.execute(
-        statement.on_conflict_do_update(index_elements=["channel", "identity"], set_={"updated_at": now, **values})
-    )
