@@ -245,7 +245,15 @@ class TwilioChannel(Channel):
             if exc.status == 429 or exc.status >= 500:
                 raise TransientFailure("twilio unavailable", detail=str(exc.status)) from None
             raise PermanentFailure("twilio refused the message", detail=f"{exc.status} {exc.code}") from None
-        except (TwilioException, OSError) as exc:
+        except TwilioException as exc:
+            # Page fetches raise a plain TwilioException("Unable to fetch page", response): read its status.
+            status = getattr(exc.args[1], "status_code", None) if len(exc.args) > 1 else None
+            if status in (401, 403):
+                raise ConfigurationError("twilio rejected the credentials", detail=str(status)) from None
+            if isinstance(status, int) and 400 <= status < 500 and status != 429:
+                raise PermanentFailure("twilio refused the request", detail=str(status)) from None
+            raise TransientFailure("twilio unreachable", detail=type(exc).__name__) from None
+        except OSError as exc:
             raise TransientFailure("twilio unreachable", detail=type(exc).__name__) from None
 
     async def check_credentials(self) -> CredentialCheck:

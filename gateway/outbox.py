@@ -8,6 +8,7 @@ import sqlalchemy as sa
 
 from gateway.messages import utcnow
 from gateway.storage.db import Database
+from gateway.storage.spam_store import CONFIRMED_NOTE
 from gateway.storage.tables import complaint, dispatch_job, reply
 
 Queue = Literal["dispatch", "reply"]
@@ -42,6 +43,9 @@ async def retry(db: Database, queue: Queue, *, ids: tuple[str, ...] = (), states
     """Put dead (or held) entries back in line with a fresh attempt budget; returns how many."""
     table = _table(queue)
     condition: sa.ColumnElement[bool] = table.c.state.in_(states)
+    if "held" in states and queue == "dispatch":
+        # An operator confirmed these as spam: releasing "everything held" must not file them.
+        condition = sa.and_(condition, sa.or_(table.c.last_error.is_(None), table.c.last_error != CONFIRMED_NOTE))
     if ids:
         condition = sa.and_(condition, table.c.id.in_(ids))
     async with db.begin() as connection:

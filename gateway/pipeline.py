@@ -66,7 +66,10 @@ def outcome_name(outcome: Outcome | Quarantined) -> str:
         return "quarantined"
     if isinstance(outcome, Ignored):
         return "ignored"
-    return "follow_up" if isinstance(outcome, FollowUp) else "complaint"
+    if isinstance(outcome, FollowUp):
+        return "follow_up"
+    # A stored record: a resolved follow-up says so, an unresolved reference stays a complaint.
+    return "follow_up" if outcome.thread.relation == "follow_up" else "complaint"
 
 
 class Pipeline:
@@ -96,6 +99,8 @@ class Pipeline:
         self.wake = asyncio.Event()
         # Hook for reasons other parts act on (consent to escalation, bounces of our replies).
         self.on_ignored: IgnoredHook | None = None
+        # Set by the runtime: while it answers True, acknowledgements are waiting for the archive.
+        self.yield_to: Callable[[], bool] | None = None
 
     async def run(self, *, poll_seconds: float = 1.0) -> None:
         """Process new raw messages until cancelled."""
@@ -109,8 +114,16 @@ class Pipeline:
             name="pipeline", failure="batch_failed",
         )
 
+    async def _let_acknowledgements_go_first(self) -> None:
+        # Acknowledgements wait on the archive's commit; normalization can wait a moment (at most 0.2 s).
+        for _ in range(40):
+            if self.yield_to is None or not self.yield_to():
+                return
+            await asyncio.sleep(0.005)
+
     async def process_pending(self) -> int:
         """Claim one batch of received raws (or ones a crashed process left) and process it."""
+        await self._let_acknowledgements_go_first()
         now = utcnow()
         table = raw_message
         rows = await claim(
@@ -167,7 +180,9 @@ class Pipeline:
                 for group in concat.ready_groups(list(raws.values()), now, self._concat_window):
                     anchor = raw_id_of(group.anchor)
                     outcome = normalize_safely(concat.assemble(group.parts), self._normalizers)
-                    values = await self._apply(connection, anchor, group.channel, outcome, flags=by_id[anchor].flags)
+                    values, outcome = await self._apply(
+                        connection, anchor, group.channel, outcome, flags=by_id[anchor].flags
+                    )
                     members = [key for key, raw in raws.items() if key != anchor and _same_group(raw, group)]
                     if members:
                         await connection.execute(
@@ -198,19 +213,27 @@ class Pipeline:
 
     async def process_rows(self, rows: Sequence[Row[Any]]) -> list[tuple[str, Outcome | Quarantined]]:
         """Normalize and store the outcome of each row; idempotent for rows already processed."""
-        results = [(row.id, normalize_safely(raw_from_row(row), self._normalizers)) for row in rows]
+        results: list[tuple[str, Outcome | Quarantined]] = []
+        for index, row in enumerate(rows):
+            results.append((row.id, normalize_safely(raw_from_row(row), self._normalizers)))
+            if index % 5 == 4:
+                await asyncio.sleep(0)  # keep the event loop answering webhooks during a long batch
+        await self._let_acknowledgements_go_first()
         async with self._db.begin() as connection:
-            for (raw_id, outcome), row in zip(results, rows, strict=True):
-                await self._apply(connection, raw_id, row.channel, outcome, flags=row.flags)
+            for index, ((raw_id, outcome), row) in enumerate(zip(results, rows, strict=True)):
+                _values, stored = await self._apply(connection, raw_id, row.channel, outcome, flags=row.flags)
+                results[index] = (raw_id, stored)
         for (_, outcome), row in zip(results, rows, strict=True):
             metrics.NORMALIZED.labels(row.channel, outcome_name(outcome)).inc()
         return results
 
     async def _apply(
         self, connection: AsyncConnection, raw_id: str, channel: str, outcome: Outcome | Quarantined, *, flags: str
-    ) -> dict[str, Any]:
+    ) -> tuple[dict[str, Any], Outcome | Quarantined]:
+        """Store one outcome; returns the raw row's new values and what was stored (the resolved record)."""
         now = utcnow()
         done = {"processed_at": now, "locked_until": None}
+        stored: Outcome | Quarantined = outcome
         if isinstance(outcome, Quarantined):
             values = {"state": "quarantined", "reason": outcome.reason, **done}
         elif isinstance(outcome, Ignored):
@@ -227,8 +250,9 @@ class Pipeline:
                 record = self._enrich(record)
             await self._store_record(connection, raw_id, record)
             values = {"state": "normalized", "reason": None, "complaint_id": record.id, **done}
+            stored = record
         await connection.execute(sa.update(raw_message).where(raw_message.c.id == raw_id).values(**values))
-        return values
+        return values, stored
 
     async def _act_on_ignored(
         self, connection: AsyncConnection, channel: str, raw_id: str, outcome: Ignored

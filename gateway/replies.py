@@ -70,27 +70,30 @@ class ReplySender:
         """Claim one batch of due replies and send them."""
         now = utcnow()
         table = reply
-        rows = await claim(
-            self._db,
-            table,
-            ready=sa.or_(
-                sa.and_(table.c.state == "pending", table.c.next_attempt_at <= now),
-                sa.and_(table.c.state == "sending", table.c.locked_until < now),
-            ),
-            order_by=table.c.next_attempt_at,
-            limit=self._settings.batch_size,
-            values={"state": "sending", "locked_until": now + timedelta(seconds=self._settings.lease_seconds)},
+        lease = {"state": "sending", "locked_until": now + timedelta(seconds=self._settings.lease_seconds)}
+        # Two claims, because a claimed row comes back as "sending" either way: replies a crashed holder
+        # left behind are looked up at the provider before sending; fresh ones are just sent.
+        abandoned = await claim(
+            self._db, table, ready=sa.and_(table.c.state == "sending", table.c.locked_until < now),
+            order_by=table.c.next_attempt_at, limit=self._settings.batch_size, values=lease,
         )
-        await asyncio.gather(*(self._send(row) for row in rows))
-        return len(rows)
+        fresh = await claim(
+            self._db, table, ready=sa.and_(table.c.state == "pending", table.c.next_attempt_at <= now),
+            order_by=table.c.next_attempt_at, limit=max(self._settings.batch_size - len(abandoned), 0), values=lease,
+        )
+        await asyncio.gather(
+            *(self._send(row, recovering=True) for row in abandoned),
+            *(self._send(row, recovering=False) for row in fresh),
+        )
+        return len(abandoned) + len(fresh)
 
-    async def _send(self, row: Row[Any]) -> None:
+    async def _send(self, row: Row[Any], *, recovering: bool) -> None:
         message = outgoing(row)
         channel = self._channels.get(row.channel)
         try:
             if channel is None:
                 raise TransientFailure("channel_not_running", detail=row.channel, retry_after=60)
-            result = await self._deliver(channel, message, recovering=row.state == "sending")
+            result = await self._deliver(channel, message, recovering=recovering)
         except TransientFailure as exc:
             await self._failed(row, exc, retry=True)
         except (PermanentFailure, ConfigurationError) as exc:

@@ -41,6 +41,7 @@ from gateway.storage.lifecycle_store import LifecycleStore
 from gateway.storage.migrate import upgrade
 from gateway.storage.spool import Spool
 from normalizers.registry import NORMALIZERS
+from normalizers.text import load_language_model
 
 log = structlog.get_logger(__name__)
 
@@ -74,7 +75,14 @@ def intel_enricher(intel: IntelSettings) -> Enricher | None:
 
 def enabled_channels(settings: Settings) -> list[str]:
     """Names of the channels whose section says enabled = true."""
-    return [name for name in CHANNELS if settings.channel(name).get("enabled", False)]
+    return [name for name in CHANNELS if _truthy(settings.channel(name).get("enabled", False))]
+
+
+def _truthy(value: object) -> bool:
+    # From the environment a value is text: "false" must not enable a channel.
+    if isinstance(value, str):
+        return value.strip().lower() in ("1", "true", "yes", "on")
+    return bool(value)
 
 
 class Gateway:
@@ -90,6 +98,7 @@ class Gateway:
             NORMALIZERS,
             enrich=intel_enricher(settings.intel) if self.serves_ingest else None,
             lease_seconds=settings.dispatch.lease_seconds,
+            batch_size=50,  # short write transactions: acknowledgements share SQLite's single writer
             concat_window_seconds=settings.ingest.concat_window_seconds,
             lifecycle=settings.lifecycle if settings.lifecycle.enabled else None,
         )
@@ -97,6 +106,7 @@ class Gateway:
         self.spool = Spool(Path(settings.database.spool_dir))
         self.durable = DurableSink(self.archive, self.spool)
         self.durable.on_drained = self.pipeline.wake.set
+        self.pipeline.yield_to = lambda: self.archive.busy
         self.channels: dict[str, Channel] = {}
         self.registry: RegistryClient | None = None
         self.dispatcher: Dispatcher | None = None
@@ -164,6 +174,9 @@ class Gateway:
             self.spool.open()  # refuses to start when the spool folder is not writable
         if migrate:
             await asyncio.to_thread(upgrade, self.settings.database.url)
+        if self.serves_ingest:
+            # The language model takes ~0.5 s to load; not on the first webhook's event loop turn.
+            await asyncio.to_thread(load_language_model)
         REDACTOR.add_secrets([self.settings.registry.token.get_secret_value()])
         self._http = aiohttp.ClientSession()
         # Channel values stored by admins (gateway.admin) overlay the file and the environment.

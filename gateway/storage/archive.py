@@ -86,6 +86,12 @@ class Archive:
         self._wake = asyncio.Event()
         self._writer: asyncio.Task[None] | None = None
         self._on_stored = on_stored
+        self._writing = False
+
+    @property
+    def busy(self) -> bool:
+        """True while acknowledgements wait for a commit: background writers should let them go first."""
+        return bool(self._queue) or self._writing
 
     async def submit(self, raw: RawMessage) -> Stored:
         """Store `raw` durably; NEW or DUPLICATE once committed, ArchiveUnavailable if it cannot be."""
@@ -112,7 +118,11 @@ class Archive:
             self._wake.clear()
             while self._queue:
                 batch, self._queue = self._queue[: self._max_batch], self._queue[self._max_batch :]
-                await self._write(batch)
+                self._writing = True
+                try:
+                    await self._write(batch)
+                finally:
+                    self._writing = False
 
     async def _write(self, batch: Sequence[_Pending]) -> None:
         try:

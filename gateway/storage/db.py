@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +59,10 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+# The Database whose SQLite write lock the current task holds, so a nested transaction does not wait on itself.
+_holder: ContextVar[Database | None] = ContextVar("lapor_sqlite_writer", default=None)
+
+
 class Database:
     """An async engine and the facts about its dialect that queries depend on."""
 
@@ -64,6 +70,7 @@ class Database:
         ensure_sqlite_directory(url)
         self.url = async_url(url)
         self.dialect = self.url.get_backend_name()
+        self._write_lock = asyncio.Lock()
         if self.dialect == "sqlite":
             self.engine: AsyncEngine = create_async_engine(self.url, pool_size=pool_size, max_overflow=0)
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
@@ -79,9 +86,22 @@ class Database:
 
     @asynccontextmanager
     async def begin(self) -> AsyncIterator[AsyncConnection]:
-        """A connection in a transaction, committed on success."""
-        async with self.engine.begin() as connection:
-            yield connection
+        """A connection in a transaction, committed on success.
+
+        SQLite has one writer per file. Writers of this process queue on an asyncio lock instead of in
+        SQLite's busy handler, which sleeps in steps of up to 100 ms and starves the acknowledgement path.
+        """
+        if self.dialect != "sqlite" or _holder.get() is self:
+            async with self.engine.begin() as connection:
+                yield connection
+            return
+        async with self._write_lock:
+            token = _holder.set(self)
+            try:
+                async with self.engine.begin() as connection:
+                    yield connection
+            finally:
+                _holder.reset(token)
 
     @asynccontextmanager
     async def connect(self) -> AsyncIterator[AsyncConnection]:

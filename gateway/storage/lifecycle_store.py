@@ -77,7 +77,9 @@ async def insert_replies(db: Database, connection: AsyncConnection, replies: Ite
                 text=message.text,
                 in_reply_to=message.in_reply_to,
                 public=message.public,
-                meta=json.dumps(message.meta),
+                meta=json.dumps(
+                    {**message.meta, **({"tracking_id": message.tracking_id} if message.tracking_id else {})}
+                ),
                 state="pending",
                 next_attempt_at=now,
                 created_at=now,
