@@ -9,7 +9,7 @@ from typing import Protocol
 
 from channels.base import OutgoingReply
 from gateway.lifecycle.escalation import Escalation, EscalationCase, PendingOffer
-from gateway.records import Complaint, Deadlines, StatusChange
+from gateway.records import Complaint, Deadlines, Insight, StatusChange
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +45,7 @@ class SyncUpdate:
     escalation: Escalation | None = None
     error: str | None = None
     agency: str | None = None
+    disposition: Insight | None = None  # the registry's final agency and class, kept as training data
 
     @property
     def changed(self) -> bool:

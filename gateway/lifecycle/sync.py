@@ -33,6 +33,7 @@ from gateway.messages import utcnow
 from gateway.records import Complaint, StatusChange
 from gateway.registry.base import RegistryClient, RegistryState
 from gateway.registry.open311 import is_pending_token
+from gateway.storage.dispositions import disposition_insight
 
 log = structlog.get_logger(__name__)
 
@@ -130,6 +131,7 @@ def plan_update(
         escalation=escalation,
         # The registry's disposition names the agency; `stats` counts deadlines per agency.
         agency=state.agency if state.agency and state.agency != complaint.target.agency else None,
+        disposition=disposition_insight(state),
     )
 
 

@@ -34,6 +34,7 @@ from gateway.messages import utcnow
 from gateway.records import Complaint, Ignored, ReplyRoute, StatusChange
 from gateway.storage.claims import claim
 from gateway.storage.db import Database
+from gateway.storage.dispositions import with_disposition
 from gateway.storage.migrate import upgrade
 from gateway.storage.tables import complaint, complaint_contact, complaint_lifecycle, reply, reporter_preference
 
@@ -394,6 +395,8 @@ class LifecycleStore:
         if update.agency is not None:
             changes["target"] = record.target.model_copy(update={"agency": update.agency})
         merged = record.model_copy(update=changes)
+        if update.disposition is not None:
+            merged = with_disposition(merged, update.disposition)
         # Deadlines from the record as stored now: a reporter reply may have landed since the poll began.
         deadlines = deadlines_of(merged, settings=self._settings, calendar=self._calendar)
         return merged.model_copy(update={"deadlines": deadlines})
