@@ -215,3 +215,20 @@ async def test_mulai_resumes_updates(gateway: Flow, sim: Sim) -> None:
     gateway.clock.advance(timedelta(minutes=10))
     await gateway.poll()
     assert gateway.texts()[-1].startswith(f"Laporan #{tracking_id} sudah selesai")
+
+
+async def test_final_disposition_is_kept_as_training_data(gateway: Flow, sim: Sim) -> None:
+    complaint_id, tracking_id = await filed(gateway)
+    await sim.control(tracking_id, "status", {"status": "didisposisikan", "agency": "Dinas PUPR"})
+    gateway.clock.advance(timedelta(minutes=10))
+    await gateway.poll()
+    record = await gateway.record(complaint_id)
+    assert not [i for i in record.insights if i.decided_by == "registry"], "not final yet: nothing to learn"
+
+    await sim.control(tracking_id, "status", {"status": "selesai", "agency": "Dinas PUPR",
+                                              "classification": "pengaduan"})
+    gateway.clock.advance(timedelta(minutes=10))
+    await gateway.poll()
+    record = await gateway.record(complaint_id)
+    [disposition] = [i for i in record.insights if i.decided_by == "registry"]
+    assert disposition.value == "Dinas PUPR" and disposition.detail["classification"] == "pengaduan"
