@@ -187,7 +187,7 @@ class Pipeline:
                     if members:
                         await connection.execute(
                             sa.update(raw_message).where(raw_message.c.id.in_(members))
-                            .values(**values, reason=f"part_of:{anchor}")
+                            .values(**{**values, "reason": f"part_of:{anchor}"})
                         )
                     finished.update({anchor, *members})
                     metrics.NORMALIZED.labels(group.channel, outcome_name(outcome)).inc()

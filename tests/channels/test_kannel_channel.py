@@ -20,12 +20,14 @@ from channels.kannel import KannelChannel, KannelConfig
 from channels.sms_encoding import segment_count
 from gateway.errors import ConfigurationError, PermanentFailure, TransientFailure
 from gateway.messages import utcnow
-from gateway.pipeline import raw_from_row
+from gateway.pipeline import Pipeline, raw_from_row
 from gateway.records import Complaint
 from gateway.storage.archive import Archive
 from gateway.storage.db import Database
+from gateway.storage.tables import complaint as complaint_table
 from gateway.storage.tables import raw_message
 from normalizers.kannel import normalize
+from normalizers.registry import NORMALIZERS
 from tests.channels.social_doubles import (
     MemoryCursors,
     MemoryDeliveries,
@@ -373,3 +375,51 @@ async def test_parts_through_the_real_archive(sqlite_url: str, fake_kannel: tupl
         await environment.client.close()
         await archive.close()
         await database.dispose()
+
+
+async def _parts_through_the_pipeline(
+    sqlite_url: str, fake_kannel: tuple[str, FakeKannelState], seqs: tuple[int, ...], *, window: float
+) -> tuple[list[sa.Row[object]], list[sa.Row[object]]]:
+    database = Database(sqlite_url)
+    archive = Archive(database)
+    url, state = fake_kannel
+    environment, _ = await start(url, state)
+    environment.channel.context = replace(environment.channel.context, sink=archive)
+    pipeline = Pipeline(database, NORMALIZERS, concat_window_seconds=window)
+    try:
+        for seq in seqs:
+            response = await environment.get(f"/c/kannel/receive?secret={SECRET}&{fixture(f'mo_part{seq}_of_3.query')}")
+            assert response.status == 200
+        await pipeline.process_parts()
+        async with database.connect() as connection:
+            raws = list((await connection.execute(sa.select(raw_message))).all())
+            records = list((await connection.execute(sa.select(complaint_table))).all())
+        return raws, records
+    finally:
+        await environment.client.close()
+        await archive.close()
+        await database.dispose()
+
+
+async def test_pipeline_reassembles_parts_into_one_complaint(
+    sqlite_url: str, fake_kannel: tuple[str, FakeKannelState]
+) -> None:
+    raws, records = await _parts_through_the_pipeline(sqlite_url, fake_kannel, (3, 1, 2, 2), window=120)
+    assert len(raws) == 3, "every part is archived once"
+    [record_row] = records
+    record = Complaint.model_validate_json(record_row.record)
+    assert record.body.text == (FIXTURES / "long_text.txt").read_text(encoding="utf-8")
+    assert "incomplete" not in record.flags
+    assert {raw.state for raw in raws} == {"normalized"} and {raw.complaint_id for raw in raws} == {record.id}
+
+
+async def test_pipeline_waits_for_missing_parts_then_files_what_arrived(
+    sqlite_url: str, fake_kannel: tuple[str, FakeKannelState]
+) -> None:
+    raws, records = await _parts_through_the_pipeline(sqlite_url, fake_kannel, (1, 3), window=120)
+    assert records == [] and {raw.state for raw in raws} == {"received"}, "within the window: wait"
+    raws, records = await _parts_through_the_pipeline(sqlite_url, fake_kannel, (), window=0)
+    [record_row] = records
+    record = Complaint.model_validate_json(record_row.record)
+    assert "incomplete" in record.flags
+    assert {raw.complaint_id for raw in raws} == {record.id}
