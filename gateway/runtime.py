@@ -98,7 +98,8 @@ class Gateway:
             NORMALIZERS,
             enrich=intel_enricher(settings.intel) if self.serves_ingest else None,
             lease_seconds=settings.dispatch.lease_seconds,
-            batch_size=50,  # short write transactions: acknowledgements share SQLite's single writer
+            # Short write transactions on SQLite: acknowledgements share its single writer with the pipeline.
+            batch_size=10 if settings.database.url.startswith("sqlite") else 50,
             concat_window_seconds=settings.ingest.concat_window_seconds,
             lifecycle=settings.lifecycle if settings.lifecycle.enabled else None,
         )
