@@ -272,6 +272,10 @@ class Pipeline:
         record = outcome.record
         for reference in outcome.references:
             parent_id = await find_referenced(connection, reference, channel=record.channel)
+            if parent_id is not None and not await _same_reporter(connection, parent_id, record):
+                # Tracking IDs are short and guessable: only the reporter may add to their complaint.
+                log.info("pipeline.reference_of_another_reporter", reference_kind=reference.kind)
+                parent_id = None
             if parent_id is not None:
                 thread = record.thread.model_copy(update={"relation": "follow_up", "parent_id": parent_id})
                 return record.model_copy(update={"thread": thread})
@@ -344,6 +348,13 @@ class Pipeline:
             )
             .on_conflict_do_nothing(index_elements=["idempotency_key"])
         )
+
+
+async def _same_reporter(connection: AsyncConnection, complaint_id: str, record: Complaint) -> bool:
+    found = await connection.execute(
+        sa.select(complaint.c.reporter_identity).where(complaint.c.id == complaint_id)
+    )
+    return found.scalar_one_or_none() == record.reporter.identity
 
 
 async def find_referenced(connection: AsyncConnection, reference: Reference, *, channel: str) -> str | None:

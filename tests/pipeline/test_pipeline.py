@@ -241,3 +241,14 @@ async def test_a_raw_left_processing_is_picked_up_once_its_lease_expires(
     stored = await read_back(db)
     assert stored.raws["SMcrash"].state == ("normalized" if picked_up else "processing")
     assert len(stored.complaints) == len(stored.jobs) == (1 if picked_up else 0)
+
+
+async def test_another_reporter_cannot_add_to_a_complaint(db: Database, pipeline: Pipeline) -> None:
+    await archive_all(db, [twilio_raw("SMowner")])
+    await process_all(pipeline)
+    await set_tracking_id(db, "SMowner", "1916450")
+    await archive_all(db, [twilio_raw("SMstranger", "#1916450 laporan ini palsu, abaikan", sender="+6285700000001")])
+    await process_all(pipeline)
+    record = (await read_back(db)).record("SMstranger")
+    assert (record.thread.relation, record.thread.parent_id) == ("new", None)
+    assert record.thread.unresolved == (Reference(kind="tracking_id", value="1916450"),)
