@@ -268,9 +268,17 @@ class Gateway:
                 "reply_pending": depths["reply"].get("pending", 0) + depths["reply"].get("sending", 0),
             }
         body["spool"] = self.spool.size
-        healthy = database and body["dispatcher_alive"] is not False
-        body["status"] = "ok" if healthy else "degraded"
-        return web.json_response(body, status=200 if healthy else 503)
+        if body["dispatcher_alive"] is False:
+            body["status"] = "degraded"
+        elif database:
+            body["status"] = "ok"
+        elif self.serves_ingest:
+            # Still accepting: webhooks go to the spool. A 503 here would make a load balancer take every
+            # ingest process out of rotation exactly when the spool is what keeps messages safe.
+            body["status"] = "spooling"
+        else:
+            body["status"] = "degraded"
+        return web.json_response(body, status=503 if body["status"] == "degraded" else 200)
 
     async def metrics(self, request: web.Request) -> web.Response:
         """Prometheus metrics, with queue depths refreshed."""

@@ -33,6 +33,8 @@ def test_postgres_outage_spools_and_drains_exactly_once(tmp_path: Path) -> None:
             proxy.cut()
             statuses |= send_many([port], range(100, 300), workers=8)
             spooled_during_outage = _spool_size(port)
+            health = http_json(f"http://127.0.0.1:{port}/healthz")
+            assert isinstance(health, dict) and health["status"] == "spooling" and health["database"] is False
             proxy.start()  # the database is back
             statuses |= send_many([port], range(300, MESSAGES), workers=8)
 
