@@ -43,6 +43,11 @@ def is_gsm7(text: str) -> bool:
     return all(char in _BASIC or char in _EXTENDED for char in text)
 
 
+def gsm7_septets(text: str) -> int | None:
+    """Septets the text needs in GSM-7 (extension characters take two), or None when it needs UCS-2."""
+    return sum(_units(text, Alphabet.GSM7)) if is_gsm7(text) else None
+
+
 def alphabet_for(text: str) -> Alphabet:
     """GSM-7 where the text allows it, UCS-2 only when a character needs it."""
     return Alphabet.GSM7 if is_gsm7(text) else Alphabet.UCS2

@@ -2,25 +2,8 @@
 
 from __future__ import annotations
 
-GSM7_BASIC = frozenset(
-    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§"
-    "¿abcdefghijklmnopqrstuvwxyzäöñüà"
-)
-GSM7_EXTENDED = frozenset("^{}\\[~]|€\f")
-SEGMENT_GSM7 = 160
-
-
-def gsm7_length(text: str) -> int | None:
-    """Septets the text needs in GSM-7, or None when it needs UCS-2."""
-    length = 0
-    for char in text:
-        if char in GSM7_BASIC:
-            length += 1
-        elif char in GSM7_EXTENDED:
-            length += 2
-        else:
-            return None
-    return length
+from channels.sms_encoding import GSM7_SINGLE as SEGMENT_GSM7
+from channels.sms_encoding import gsm7_septets as gsm7_length
 
 
 def _fits(text: str) -> bool:
