@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, ClassVar, Protocol
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict
 
+from channels.media_fetch import MediaSource
 from gateway.messages import RawMessage, Sink, utcnow
 
 if TYPE_CHECKING:
@@ -120,6 +121,10 @@ class Channel(abc.ABC):
     @abc.abstractmethod
     async def send(self, reply: OutgoingReply) -> SendResult:
         """Hand a reply to the provider; raise TransientFailure or PermanentFailure."""
+
+    async def media_source(self, url: str) -> MediaSource:
+        """Where an attachment reference is fetched from; channels with media ids or provider tokens override."""
+        return MediaSource(url)
 
     async def find_sent(self, reply: OutgoingReply) -> SendResult | None:
         """After a crash between sending and recording, ask the provider whether `reply` went out.

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
-from typing import Protocol, runtime_checkable
 
 import aiohttp
 import sqlalchemy as sa
@@ -24,13 +23,6 @@ from gateway.storage.db import Database
 from gateway.storage.tables import complaint
 
 log = structlog.get_logger(__name__)
-
-
-@runtime_checkable
-class MediaSourcing(Protocol):
-    """A channel whose attachment references need a lookup (a media id, a file id) or a provider token."""
-
-    async def media_source(self, url: str) -> MediaSource: ...
 
 
 class MediaWorker:
@@ -122,6 +114,4 @@ class MediaWorker:
 
     async def _source(self, channel_name: str, url: str) -> MediaSource:
         channel = self._channels.get(channel_name)
-        if isinstance(channel, MediaSourcing):
-            return await channel.media_source(url)
-        return MediaSource(url)
+        return MediaSource(url) if channel is None else await channel.media_source(url)
