@@ -30,6 +30,7 @@ from gateway.storage.claims import claim
 from gateway.storage.db import Database
 from gateway.storage.lifecycle_store import apply_command, duplicate_candidates, index_contacts, note_reporter_reply
 from gateway.storage.tables import complaint, dispatch_job, raw_message, reply
+from normalizers.email_threading import subject_matches
 
 log = structlog.get_logger(__name__)
 
@@ -37,6 +38,9 @@ Enricher = Callable[[Complaint], Complaint]
 IgnoredHook = Callable[[AsyncConnection, str, str, Ignored], Awaitable[None]]
 # Records with these flags are kept but not filed until an operator releases them.
 HOLD_FLAGS = frozenset({SPAM_FLAG, "flood"})
+# Channels of e-mail, where a Message-ID threads a reply only under the same subject; a chat's
+# reply-to (Telegram, WhatsApp, X: also kind "message_id") is an explicit answer and needs no such check.
+MAIL_CHANNELS = frozenset({"email", "imap"})
 
 
 def raw_from_row(row: Row[Any]) -> RawMessage:
@@ -276,6 +280,12 @@ class Pipeline:
                 # Tracking IDs are short and guessable: only the reporter may add to their complaint.
                 log.info("pipeline.reference_of_another_reporter", reference_kind=reference.kind)
                 parent_id = None
+            if (
+                parent_id is not None and reference.kind == "message_id" and record.channel in MAIL_CHANNELS
+                and not await _same_subject(connection, parent_id, record)
+            ):
+                log.info("pipeline.reply_on_another_subject")
+                parent_id = None
             if parent_id is not None:
                 thread = record.thread.model_copy(update={"relation": "follow_up", "parent_id": parent_id})
                 return record.model_copy(update={"thread": thread})
@@ -355,6 +365,18 @@ async def _same_reporter(connection: AsyncConnection, complaint_id: str, record:
         sa.select(complaint.c.reporter_identity).where(complaint.c.id == complaint_id)
     )
     return found.scalar_one_or_none() == record.reporter.identity
+
+
+async def _same_subject(connection: AsyncConnection, complaint_id: str, record: Complaint) -> bool:
+    """Whether a mail reply is still about the complaint its Message-ID points to.
+
+    People reuse an old thread for a new problem; without our `[LAPOR #id]` tag, only the subject
+    tells a follow-up from a new complaint. A mail's title is its subject without reply prefixes and
+    tag (normalizers/email), so the titles are compared.
+    """
+    found = await connection.execute(sa.select(complaint.c.record).where(complaint.c.id == complaint_id))
+    stored = found.scalar_one_or_none()
+    return stored is not None and subject_matches(record.title, Complaint.model_validate_json(stored).title)
 
 
 async def find_referenced(connection: AsyncConnection, reference: Reference, *, channel: str) -> str | None:

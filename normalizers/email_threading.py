@@ -44,9 +44,9 @@ def thread_references(subject: str, in_reply_to: tuple[str, ...], references: tu
     """References a reply carries, strongest first: the subject tag, our acknowledgements it
     answers, then its other parents nearest first (a reporter replying to their own first mail).
 
-    The pipeline resolves them; for a Message-ID without the tag it should also check
-    `subject_matches` against the subject of what the id points to, so that an old thread
-    reused for a new problem becomes a new complaint.
+    The pipeline resolves them; a Message-ID threads only when the reply's subject matches
+    (`subject_matches`) the one of the complaint it points to (gateway/pipeline.py `_same_subject`),
+    so that an old thread reused for a new problem becomes a new complaint; the tag needs no check.
     """
     found: list[Reference] = []
     tag = subject_tag(subject)
