@@ -9,7 +9,7 @@ from aiohttp import web
 
 from gateway import metrics
 from gateway.errors import GatewayError, RejectedInput
-from gateway.storage.archive import ArchiveUnavailable
+from gateway.storage.raw_insert import ArchiveUnavailable
 
 log = structlog.get_logger(__name__)
 

@@ -10,11 +10,11 @@ from collections.abc import Callable
 from dataclasses import replace
 
 import structlog
-from sqlalchemy.exc import SQLAlchemyError
 
 from gateway import metrics
 from gateway.messages import RawMessage, Sink, Stored
-from gateway.storage.archive import Archive, ArchiveUnavailable
+from gateway.storage.archive import Archive
+from gateway.storage.raw_insert import ArchiveUnavailable
 from gateway.storage.spool import Spool
 
 log = structlog.get_logger(__name__)
@@ -79,8 +79,8 @@ class DurableSink:
                 continue
             try:
                 moved = await self._spool.drain(self._archive.store_many)
-            except SQLAlchemyError as exc:
-                log.info("spool.database_still_down", error=type(exc).__name__, waiting=self._spool.size)
+            except ArchiveUnavailable as exc:
+                log.info("spool.database_still_down", error=str(exc), waiting=self._spool.size)
                 await asyncio.sleep(retry_seconds)
                 continue
             if moved and self.on_drained is not None:

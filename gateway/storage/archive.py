@@ -7,35 +7,15 @@ import contextlib
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import structlog
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import SQLAlchemyError
 
 from gateway.messages import RawMessage, Stored
 from gateway.records import raw_id
 from gateway.storage.db import Database
-from gateway.storage.tables import raw_message
+from gateway.storage.raw_insert import ArchiveUnavailable, SqliteRawWriter, insert_postgres
 
 log = structlog.get_logger(__name__)
-
-
-def _insert_ignoring_duplicates(dialect: Any) -> Any:
-    """INSERT ... ON CONFLICT (channel, external_id) DO NOTHING RETURNING id."""
-    return (
-        dialect.insert(raw_message)
-        .on_conflict_do_nothing(index_elements=["channel", "external_id"])
-        .returning(raw_message.c.id)
-    )
-
-
-_INSERT_SQLITE = _insert_ignoring_duplicates(sqlite)
-_INSERT_POSTGRES = _insert_ignoring_duplicates(postgresql)
-
-
-class ArchiveUnavailable(Exception):
-    """The database refused the write; the caller must not acknowledge."""
 
 
 @dataclass(slots=True)
@@ -87,6 +67,8 @@ class Archive:
         self._writer: asyncio.Task[None] | None = None
         self._on_stored = on_stored
         self._writing = False
+        self._sqlite = None if db.is_postgres else SqliteRawWriter(db)
+        self.commits = 0  # transactions committed, for tests and metrics
 
     @property
     def busy(self) -> bool:
@@ -111,6 +93,8 @@ class Archive:
             self._writer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._writer
+        if self._sqlite is not None:
+            await self._sqlite.close()
 
     async def _write_loop(self) -> None:
         while True:
@@ -127,11 +111,11 @@ class Archive:
     async def _write(self, batch: Sequence[_Pending]) -> None:
         try:
             outcomes = await self.store_many([item.raw for item in batch])
-        except SQLAlchemyError as exc:
-            log.warning("archive.write_failed", error=type(exc).__name__, batch=len(batch))
+        except ArchiveUnavailable as exc:
+            log.warning("archive.write_failed", error=str(exc), batch=len(batch))
             for item in batch:
                 if not item.done.done():
-                    item.done.set_exception(ArchiveUnavailable(type(exc).__name__))
+                    item.done.set_exception(exc)
             return
         for item, outcome in zip(batch, outcomes, strict=True):
             if not item.done.done():
@@ -140,17 +124,19 @@ class Archive:
             self._on_stored()
 
     async def store_many(self, raws: Sequence[RawMessage]) -> list[Stored]:
-        """Insert in one transaction; a (channel, external_id) already stored is a duplicate."""
+        """Insert in one transaction; a (channel, external_id) already stored is a duplicate.
+
+        ArchiveUnavailable when the database refuses: nothing of the batch is stored then.
+        """
         rows: dict[str, dict[str, object]] = {}
         for raw in raws:
             row = raw_row(raw)
             rows.setdefault(str(row["id"]), row)
-        statement = _INSERT_POSTGRES if self._db.is_postgres else _INSERT_SQLITE
-        async with self._db.begin() as connection:
-            # Parameters as a list: SQLAlchemy's "insertmanyvalues" sends them as multi-row INSERTs from
-            # one cached compilation instead of compiling a new statement for every batch size.
-            # https://docs.sqlalchemy.org/en/20/core/connections.html#engine-insertmanyvalues
-            inserted = set((await connection.execute(statement, list(rows.values()))).scalars().all())
+        if self._sqlite is not None:
+            inserted = await self._sqlite.insert(list(rows.values()))
+        else:
+            inserted = await insert_postgres(self._db, list(rows.values()))
+        self.commits += 1
         outcomes: list[Stored] = []
         for raw in raws:
             key = raw_id(raw.channel, raw.external_id)

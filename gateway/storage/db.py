@@ -48,7 +48,8 @@ def ensure_sqlite_directory(url: str) -> None:
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+def sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    """Settings every SQLite connection of the gateway runs with."""
     cursor = dbapi_connection.cursor()
     # WAL lets readers run beside the single writer; synchronous=FULL makes every commit
     # durable before we acknowledge (group commit amortizes the fsync).
@@ -73,7 +74,7 @@ class Database:
         self._write_lock = asyncio.Lock()
         if self.dialect == "sqlite":
             self.engine: AsyncEngine = create_async_engine(self.url, pool_size=pool_size, max_overflow=0)
-            event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+            event.listen(self.engine.sync_engine, "connect", sqlite_pragmas)
         else:
             self.engine = create_async_engine(
                 self.url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
@@ -91,15 +92,19 @@ class Database:
         SQLite has one writer per file. Writers of this process queue on an asyncio lock instead of in
         SQLite's busy handler, which sleeps in steps of up to 100 ms and starves the acknowledgement path.
         """
+        async with self.writing(), self.engine.begin() as connection:
+            yield connection
+
+    @asynccontextmanager
+    async def writing(self) -> AsyncIterator[None]:
+        """This process's turn to write to SQLite (a no-op on PostgreSQL, and for a task already holding it)."""
         if self.dialect != "sqlite" or _holder.get() is self:
-            async with self.engine.begin() as connection:
-                yield connection
+            yield
             return
         async with self._write_lock:
             token = _holder.set(self)
             try:
-                async with self.engine.begin() as connection:
-                    yield connection
+                yield
             finally:
                 _holder.reset(token)
 
