@@ -42,7 +42,8 @@ def _header(kind: str) -> list[str]:
         f"   machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} at start, "
         f"Python {platform.python_version()}, commit {commit.stdout.strip() or '?'}",
         "   The machine is shared and noisy: compare the ratios measured in this same run, not absolute numbers.",
-        "   Gateway: `lapor-gateway serve --role ingest` (HTTP edge + archive + pipeline; no dispatcher competing),",
+        "   Gateway: `lapor-gateway serve --role ingest` (HTTP edge + archive, and the pipeline in its child process",
+        "   at nice 10; no dispatcher competing). CPU and peak RSS are the two processes' together.",
         "   durable group commit (SQLite WAL, synchronous=FULL), Twilio channel with signatures enforced.",
         "   Baseline: a bare aiohttp app answering POST /c/twilio/receive with the same empty TwiML, no work.",
         "   Load: a separate aiohttp client process with pre-signed ~460-byte Twilio bodies (signing not timed).",

@@ -142,12 +142,13 @@ def measure_gateway(
         Figure(f"{backend}_{role}_missing", f"acknowledged but not in the database ({tag})", lost, "msgs",
                MISSING_TARGET, note=f"{closed.ok:,} acknowledged MessageSids looked up in raw_message"),
         Figure(f"{backend}_{role}_cpu_per_msg", f"gateway CPU per acknowledged message ({tag})", cpu, "µs",
-               note="all threads of the gateway process, including its pipeline normalizing in the background"),
+               note="the gateway and its pipeline process, normalizing in the background"),
         Figure(f"{backend}_{role}_p50", f"ack latency p50 at {budget.rate:g} req/s ({tag})", opened.p50_ms, "ms"),
         Figure(f"{backend}_{role}_p99", f"ack latency p99 at {budget.rate:g} req/s ({tag})", opened.p99_ms, "ms",
                P99_TARGET, note=f"open loop {budget.open_seconds:g} s, {opened.ok:,} ok, {opened.errors} errors, "
                                 f"max {opened.max_ms:.0f} ms, generator late starts {opened.late_starts}"),
-        Figure(f"{backend}_{role}_peak_rss", f"gateway peak RSS, VmHWM ({tag})", peak, "MiB"),
+        Figure(f"{backend}_{role}_peak_rss", f"gateway peak RSS, VmHWM ({tag})", peak, "MiB",
+               note="ingest process + pipeline process"),
         Figure(f"{backend}_{role}_backlog", f"raw messages not yet normalized after the burst ({tag})",
                backlog_after, "msgs"),
     ]

@@ -46,3 +46,18 @@ def cpu_seconds(pid: int) -> float | None:
         return None
     fields = text.rsplit(")", 1)[1].split()  # the command name may hold spaces
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def children(pid: int) -> list[int]:
+    """Ids of the process's children (the gateway's pipeline process), from /proc/PID/task/*/children."""
+    found: list[int] = []
+    try:
+        tasks = list(Path(f"/proc/{pid}/task").iterdir())
+    except OSError:
+        return found
+    for task in tasks:
+        try:
+            found += [int(child) for child in (task / "children").read_text().split()]
+        except OSError:
+            continue
+    return found

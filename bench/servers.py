@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.procfs import cpu_seconds, peak_rss_mib
+from bench.procfs import children, cpu_seconds, peak_rss_mib
 
 ROOT = Path(__file__).resolve().parents[1]
 CLI = str(Path(sys.executable).parent / "lapor-gateway")
@@ -50,12 +50,12 @@ class Server:
         return f"http://127.0.0.1:{self.port}{RECEIVE}"
 
     def peak_rss_mib(self) -> float:
-        """VmHWM of the process."""
-        return peak_rss_mib(self.pid) or 0.0
+        """VmHWM of the process plus that of its children (the gateway's pipeline process)."""
+        return sum(peak_rss_mib(pid) or 0.0 for pid in (self.pid, *children(self.pid)))
 
     def cpu_seconds(self) -> float:
-        """CPU time the process used so far."""
-        return cpu_seconds(self.pid) or 0.0
+        """CPU time the process and its running children used so far."""
+        return sum(cpu_seconds(pid) or 0.0 for pid in (self.pid, *children(self.pid)))
 
     def stop(self) -> None:
         """SIGTERM, then SIGKILL after 15 s."""

@@ -84,11 +84,15 @@ class DispatchSettings(Section):
 
 
 class IngestSettings(Section):
-    """Per-sender flood control."""
+    """Accepting messages: per-sender flood control, group commit, and where normalization runs."""
 
     sender_rate_per_minute: int = 30
     group_commit_max: int = 256
     concat_window_seconds: float = 120.0
+    # "process": the pipeline runs in a child process at a lower CPU priority (`pipeline_nice`), so that
+    # normalizing a backlog never delays an acknowledgement. "inline": on the ingest process's own loop.
+    pipeline: Literal["process", "inline"] = "process"
+    pipeline_nice: int = Field(default=10, ge=0, le=19)
 
 
 class LoggingSettings(Section):

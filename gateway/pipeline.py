@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import timedelta
 from typing import Any
@@ -105,13 +106,28 @@ class Pipeline:
         self.on_ignored: IgnoredHook | None = None
         # Set by the runtime: while it answers True, acknowledgements are waiting for the archive.
         self.yield_to: Callable[[], bool] | None = None
+        # Set by the runtime: True while webhooks are being acknowledged. On SQLite the pipeline then writes
+        # one message per transaction, so that the acknowledgement path gets the file's single write lock
+        # within a millisecond or two; idle, it takes whole batches.
+        self.acknowledging: Callable[[], bool] | None = None
+        # Set by the runtime of a separate pipeline process: seconds to rest after each such transaction.
+        self.pause_after_write: Callable[[], float] | None = None
+        self._parts_due = 0.0
+
+    def _limit(self) -> int:
+        if self._db.dialect == "sqlite" and self.acknowledging is not None and self.acknowledging():
+            return 1
+        return self._batch_size
 
     async def run(self, *, poll_seconds: float = 1.0) -> None:
         """Process new raw messages until cancelled."""
         async def batch() -> int:
-            done = await self.process_pending()
-            await self.process_parts()
-            return done
+            limit = self._limit()
+            done = await self.process_pending(limit=limit)
+            if time.monotonic() >= self._parts_due:  # parts wait for their siblings anyway: once a second
+                self._parts_due = time.monotonic() + 1.0
+                await self.process_parts()
+            return self._batch_size if done == limit else done  # a full batch: more is waiting, go on at once
 
         await poll_forever(
             batch, wake=self.wake, poll_seconds=poll_seconds, full_batch=self._batch_size, log=log,
@@ -125,7 +141,7 @@ class Pipeline:
                 return
             await asyncio.sleep(0.005)
 
-    async def process_pending(self) -> int:
+    async def process_pending(self, *, limit: int | None = None) -> int:
         """Claim one batch of received raws (or ones a crashed process left) and process it."""
         await self._let_acknowledgements_go_first()
         now = utcnow()
@@ -141,7 +157,7 @@ class Pipeline:
                 ),
             ),
             order_by=table.c.received_at,
-            limit=self._batch_size,
+            limit=limit or self._batch_size,
             values={"state": "processing", "locked_until": now + self._lease},
         )
         if rows:
@@ -150,6 +166,9 @@ class Pipeline:
             except BaseException:
                 await self._release([row.id for row in rows])
                 raise
+            if self.pause_after_write is not None and limit == 1:
+                # Another process's acknowledgements wait for the same SQLite write lock: let them have it.
+                await asyncio.sleep(self.pause_after_write())
         return len(rows)
 
     async def process_parts(self) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import gc
 import os
 import socket
 import time
@@ -30,6 +31,7 @@ from gateway.lifecycle.sync import StatusSync
 from gateway.logs import REDACTOR
 from gateway.media import MediaWorker
 from gateway.pipeline import Enricher, Pipeline
+from gateway.pipeline_process import PipelineProcess
 from gateway.registry.base import RegistryClient
 from gateway.registry.factory import make_registry
 from gateway.replies import ReplySender
@@ -85,6 +87,19 @@ def _truthy(value: object) -> bool:
     return bool(value)
 
 
+def build_pipeline(settings: Settings, db: Database) -> Pipeline:
+    """The pipeline as an ingest gateway runs it, inline or in its child process (gateway.pipeline_process)."""
+    return Pipeline(
+        db,
+        NORMALIZERS,
+        enrich=intel_enricher(settings.intel),
+        lease_seconds=settings.dispatch.lease_seconds,
+        batch_size=20 if db.dialect == "sqlite" else 50,
+        concat_window_seconds=settings.ingest.concat_window_seconds,
+        lifecycle=settings.lifecycle if settings.lifecycle.enabled else None,
+    )
+
+
 class Gateway:
     """One gateway process. `ingest` serves channels and normalizes; `dispatch` files and replies."""
 
@@ -93,21 +108,25 @@ class Gateway:
         self.role = role
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}"
         self.db = Database(settings.database.url, pool_size=settings.database.pool_size)
-        self.pipeline = Pipeline(
-            self.db,
-            NORMALIZERS,
-            enrich=intel_enricher(settings.intel) if self.serves_ingest else None,
-            lease_seconds=settings.dispatch.lease_seconds,
-            # Short write transactions on SQLite: acknowledgements share its single writer with the pipeline.
-            batch_size=10 if settings.database.url.startswith("sqlite") else 50,
-            concat_window_seconds=settings.ingest.concat_window_seconds,
-            lifecycle=settings.lifecycle if settings.lifecycle.enabled else None,
-        )
-        self.archive = Archive(self.db, max_batch=settings.ingest.group_commit_max, on_stored=self.pipeline.wake.set)
+        # Normalization runs in a child process (or inline): either way, on the raws this process stores.
+        self.pipeline: Pipeline | None = None
+        self.pipeline_process: PipelineProcess | None = None
+        self._replayer: Pipeline | None = None
+        if self.serves_ingest and settings.ingest.pipeline == "process":
+            process = self.pipeline_process = PipelineProcess(settings)
+
+            def wake_pipeline() -> None:
+                process.wake(pressure=self.archive.busy)  # busy: acknowledgements are queued right now
+        else:
+            self.pipeline = build_pipeline(settings, self.db)
+            wake_pipeline = self.pipeline.wake.set
+        self.archive = Archive(self.db, max_batch=settings.ingest.group_commit_max, on_stored=wake_pipeline)
         self.spool = Spool(Path(settings.database.spool_dir))
         self.durable = DurableSink(self.archive, self.spool)
-        self.durable.on_drained = self.pipeline.wake.set
-        self.pipeline.yield_to = lambda: self.archive.busy
+        self.durable.on_drained = wake_pipeline
+        if self.pipeline is not None:
+            self.pipeline.yield_to = lambda: self.archive.busy
+            self.pipeline.acknowledging = lambda: self.archive.recently_active(0.25)
         self.channels: dict[str, Channel] = {}
         self.registry: RegistryClient | None = None
         self.dispatcher: Dispatcher | None = None
@@ -131,6 +150,14 @@ class Gateway:
     def serves_dispatch(self) -> bool:
         """True for roles that file complaints and send replies."""
         return self.role in ("all", "dispatch")
+
+    def replay_pipeline(self) -> Pipeline:
+        """The pipeline admin replays run through: the inline one, or one built on first use."""
+        if self.pipeline is not None:
+            return self.pipeline
+        if self._replayer is None:
+            self._replayer = build_pipeline(self.settings, self.db)
+        return self._replayer
 
     def _build_channels(self) -> None:
         for name in enabled_channels(self.settings):
@@ -175,7 +202,7 @@ class Gateway:
             self.spool.open()  # refuses to start when the spool folder is not writable
         if migrate:
             await asyncio.to_thread(upgrade, self.settings.database.url)
-        if self.serves_ingest:
+        if self.pipeline is not None and self.serves_ingest:
             # The language model takes ~0.5 s to load; not on the first webhook's event loop turn.
             await asyncio.to_thread(load_language_model)
         REDACTOR.add_secrets([self.settings.registry.token.get_secret_value()])
@@ -186,7 +213,10 @@ class Gateway:
         self.settings = await self.live.prime()
         self._build_channels()
         if self.serves_ingest:
-            self._spawn(self.pipeline.run(), "pipeline")
+            if self.pipeline_process is not None:
+                self._spawn(self.pipeline_process.run(), "pipeline-process")
+            elif self.pipeline is not None:
+                self._spawn(self.pipeline.run(), "pipeline")
             self._spawn(self.durable.drain_forever(), "spool-drainer")
         if self.serves_dispatch:
             self.registry = make_registry(self.settings.registry, session=self._http)
@@ -233,6 +263,8 @@ class Gateway:
         if self._runner is not None:
             await self._runner.cleanup()
         await self.archive.close()
+        if self.pipeline_process is not None:
+            await self.pipeline_process.stop()
         self._stopping.set()
         for task in self._tasks:
             task.cancel()
@@ -259,6 +291,8 @@ class Gateway:
         """Database reachable, dispatcher alive, backlog."""
         database = await self.db.ping()
         body: dict[str, Any] = {"role": self.role, "database": database, "dispatcher_alive": self.dispatcher_alive()}
+        if self.pipeline_process is not None:
+            body["pipeline_alive"] = self.pipeline_process.alive
         if database:
             depths = await queue_depths(self.db)
             body["backlog"] = {
@@ -299,6 +333,9 @@ async def serve_forever(settings: Settings, *, role: Role = "all") -> None:
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     await gateway.start()
+    # What start-up loaded lives until exit; frozen, the garbage collector stops walking it on every full
+    # collection (pauses of the event loop, and of every acknowledgement waiting on it).
+    gc.freeze()
     try:
         await stop.wait()
     finally:

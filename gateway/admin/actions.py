@@ -105,7 +105,7 @@ class Admin:
             if len(lines) < REPLAY_LINES:
                 lines.append(line)
 
-        counts = await replay_stored(self.gateway.db, self.gateway.pipeline, selection, dry_run=dry_run,
+        counts = await replay_stored(self.gateway.db, self.gateway.replay_pipeline(), selection, dry_run=dry_run,
                                      normalizers=NORMALIZERS, emit=emit, advance=lambda _n: None)
         async with self.gateway.db.begin() as connection:
             await record(connection, actor=actor, action="replay.dry_run" if dry_run else "replay",

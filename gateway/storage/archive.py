@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -69,6 +70,11 @@ class Archive:
         self._writing = False
         self._sqlite = None if db.is_postgres else SqliteRawWriter(db)
         self.commits = 0  # transactions committed, for tests and metrics
+        self._last_submit = float("-inf")
+
+    def recently_active(self, seconds: float) -> bool:
+        """Whether a message was submitted within the last `seconds`."""
+        return time.monotonic() - self._last_submit < seconds
 
     @property
     def busy(self) -> bool:
@@ -79,6 +85,7 @@ class Archive:
         """Store `raw` durably; NEW or DUPLICATE once committed, ArchiveUnavailable if it cannot be."""
         if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._write_loop(), name="archive-writer")
+        self._last_submit = time.monotonic()
         done: asyncio.Future[Stored] = asyncio.get_running_loop().create_future()
         self._queue.append(_Pending(raw, done))
         self._wake.set()

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import sqlite3
+from collections.abc import AsyncIterator, Callable, Generator
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
+import aiosqlite
 from sqlalchemy import event
+from sqlalchemy.dialects.sqlite.pysqlite import SQLiteDialect_pysqlite
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
@@ -60,6 +63,46 @@ def sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+class _SameThreadConnection(aiosqlite.Connection):
+    """aiosqlite's interface, run on the calling thread instead of a worker thread.
+
+    For a process whose event loop does nothing but database work (the pipeline's child process): every
+    statement through aiosqlite is a round trip to its thread, and inside a write transaction those round
+    trips keep SQLite's single write lock held while acknowledgements in the ingest process wait for it.
+    """
+
+    def __await__(self) -> Generator[Any, None, _SameThreadConnection]:
+        return self._connect().__await__()  # no worker thread is started
+
+    async def _connect(self) -> _SameThreadConnection:
+        if self._connection is None:
+            self._connection = self._connector()
+        return self
+
+    async def _execute(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        if not self._running or not self._connection:
+            raise ValueError("Connection closed")
+        return fn(*args, **kwargs)
+
+    def stop(self) -> None:
+        self._running = False
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+
+
+def _same_thread_creator(url: URL) -> Callable[[], Any]:
+    args, options = SQLiteDialect_pysqlite().create_connect_args(url.set(drivername="sqlite"))
+
+    def connector() -> sqlite3.Connection:
+        return sqlite3.connect(str(args[0]), uri=bool(options.get("uri", False)), check_same_thread=False)
+
+    async def create() -> _SameThreadConnection:
+        return await _SameThreadConnection(connector, 64)
+
+    return create
+
+
 # The Database whose SQLite write lock the current task holds, so a nested transaction does not wait on itself.
 _holder: ContextVar[Database | None] = ContextVar("lapor_sqlite_writer", default=None)
 
@@ -67,13 +110,15 @@ _holder: ContextVar[Database | None] = ContextVar("lapor_sqlite_writer", default
 class Database:
     """An async engine and the facts about its dialect that queries depend on."""
 
-    def __init__(self, url: str, *, pool_size: int = 10) -> None:
+    def __init__(self, url: str, *, pool_size: int = 10, same_thread: bool = False) -> None:
+        """`same_thread`: SQLite statements run on the event loop's thread (see _SameThreadConnection)."""
         ensure_sqlite_directory(url)
         self.url = async_url(url)
         self.dialect = self.url.get_backend_name()
         self._write_lock = asyncio.Lock()
         if self.dialect == "sqlite":
-            self.engine: AsyncEngine = create_async_engine(self.url, pool_size=pool_size, max_overflow=0)
+            creator = {"async_creator": _same_thread_creator(self.url)} if same_thread else {}
+            self.engine: AsyncEngine = create_async_engine(self.url, pool_size=pool_size, max_overflow=0, **creator)
             event.listen(self.engine.sync_engine, "connect", sqlite_pragmas)
         else:
             self.engine = create_async_engine(

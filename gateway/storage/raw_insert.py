@@ -75,7 +75,7 @@ class SqliteRawWriter:
         # wait for it without blocking the event loop, then give up so that the caller spools instead.
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._busy_seconds
-        pause = 0.001
+        pause = 0.0005
         while True:
             try:
                 return self._transaction(values)
@@ -83,7 +83,7 @@ class SqliteRawWriter:
                 if loop.time() + pause > deadline:
                     raise ArchiveUnavailable("database is locked") from exc
                 await asyncio.sleep(pause)
-                pause = min(pause * 2, 0.05)
+                pause = min(pause * 2, 0.004)  # the pipeline's transactions take a millisecond or two
 
     def _transaction(self, values: list[tuple[Any, ...]]) -> set[str]:
         # Synchronous on purpose: the whole transaction takes well under a millisecond (one fsync), where

@@ -43,6 +43,7 @@ class RunningGateway:
             server={"host": "127.0.0.1", "port": self.port, "max_body_bytes": 16384},
             database={"url": f"sqlite+aiosqlite:///{workdir / 'fuzz.db'}", "spool_dir": str(workdir / "spool")},
             channels={"twilio": {"enabled": True, "auth_token": TOKEN, "account_sid": "ACfuzz"}},
+            ingest={"pipeline": "inline"},  # settled() drives the pipeline itself
         )
         self.public_url = settings_.server.base_url
         self.gateway = Gateway(settings_, role="ingest")
@@ -80,8 +81,10 @@ class RunningGateway:
     def settled(self, external_id: str, timeout: float = 20) -> tuple[str, str | None]:
         """Let the pipeline process what is pending, then the row's final state."""
         deadline = time.monotonic() + timeout
+        pipeline = self.gateway.pipeline
+        assert pipeline is not None
         while True:
-            self.call(self.gateway.pipeline.process_pending())
+            self.call(pipeline.process_pending())
             found = self.state_of(external_id)
             assert found is not None
             if found[0] in FINAL_STATES or time.monotonic() > deadline:
