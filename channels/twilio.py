@@ -10,6 +10,7 @@ import base64
 import functools
 import hashlib
 import hmac
+import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import timedelta
@@ -45,11 +46,11 @@ _DIGESTS = {HMAC_SHA1: hashlib.sha1, HMAC_SHA256: hashlib.sha256}
 
 
 def _form_payload(params: MultiDict[str]) -> str:
-    """The parameters as Twilio signs them: sorted names, each followed by its sorted distinct values."""
-    grouped: dict[str, set[str]] = {}
-    for name, value in params.items():
-        grouped.setdefault(name, set()).add(value)
-    return "".join(name + value for name in sorted(grouped) for value in sorted(grouped[name]))
+    """The parameters as Twilio signs them: sorted names, each followed by its sorted distinct values.
+
+    Sorting the distinct (name, value) pairs orders them exactly so, in one C-level sort.
+    """
+    return "".join(itertools.chain.from_iterable(sorted(set(params.items()))))
 
 
 @functools.lru_cache(maxsize=64)  # webhooks arrive on a handful of URLs
@@ -88,9 +89,8 @@ def verify_signature(
         key = token.encode("utf-8")
         expected = signature.encode("utf-8")
         return any(
-            hmac.compare_digest(
-                base64.b64encode(hmac.new(key, (variant + payload).encode("utf-8"), digest).digest()), expected
-            )
+            hmac.compare_digest(base64.b64encode(hmac.digest(key, (variant + payload).encode("utf-8"), digest)),
+                                expected)
             for candidate in candidates
             for variant in _url_variants(candidate)
         )
