@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import timedelta
 from typing import Literal, TypeVar
-from urllib.parse import parse_qs, parse_qsl, urlparse
+from urllib.parse import parse_qs, urlparse
 
 import structlog
 from aiohttp import web
@@ -33,6 +33,7 @@ from twilio.request_validator import (
 from twilio.rest import Client
 
 from channels.base import Channel, ChannelConfig, CredentialCheck, OutgoingReply, Route, SendResult
+from channels.form import parse_form
 from gateway import metrics
 from gateway.errors import ConfigurationError, PermanentFailure, TransientFailure
 from gateway.messages import RawMessage, utcnow
@@ -126,7 +127,7 @@ class TwilioChannel(Channel):
         """A stored form body; its MessageSid is the dedup key, as for live traffic."""
         raw = super().raw_from_file(payload.strip(), source=source)
         try:
-            form = dict(parse_qsl(raw.payload.decode("utf-8"), keep_blank_values=True))
+            form = dict(parse_form(raw.payload))
         except (UnicodeDecodeError, ValueError):
             return raw
         sid = form.get("MessageSid") or form.get("SmsSid")
@@ -142,7 +143,7 @@ class TwilioChannel(Channel):
             raise web.HTTPUnsupportedMediaType(text="expected application/x-www-form-urlencoded")
         body = await request.read()  # over client_max_size: 413 from aiohttp
         try:
-            form = MultiDict(parse_qsl(body.decode("utf-8"), keep_blank_values=True, errors="strict"))
+            form = MultiDict(parse_form(body))
         except (UnicodeDecodeError, ValueError) as exc:
             metrics.REJECTED.labels(self.name, "malformed_body").inc()
             raise web.HTTPBadRequest(text="malformed form body") from exc
