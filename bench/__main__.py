@@ -45,7 +45,8 @@ def _header(kind: str) -> list[str]:
         "   Gateway: `lapor-gateway serve --role ingest` (HTTP edge + archive, and the pipeline in its child process",
         "   at nice 10; no dispatcher competing). CPU and peak RSS are the two processes' together.",
         "   durable group commit (SQLite WAL, synchronous=FULL), Twilio channel with signatures enforced.",
-        "   Baseline: a bare aiohttp app answering POST /c/twilio/receive with the same empty TwiML, no work.",
+        "   Baseline: a bare aiohttp app (on uvloop, as the gateway) answering POST /c/twilio/receive with the same",
+        "   empty TwiML, no work.",
         "   Load: a separate aiohttp client process with pre-signed ~460-byte Twilio bodies (signing not timed).",
     ]
 

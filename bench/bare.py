@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 
+import uvloop
 from aiohttp import web
 
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
@@ -37,7 +38,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--port", type=int, required=True)
     args = parser.parse_args()
-    web.run_app(app(), host="127.0.0.1", port=args.port, access_log=None, print=None)
+    # The gateway serves on uvloop (gateway/cli.py); so does its baseline.
+    web.run_app(app(), host="127.0.0.1", port=args.port, access_log=None, print=None, loop=uvloop.new_event_loop())
 
 
 if __name__ == "__main__":

@@ -45,10 +45,11 @@ SECTIONS: dict[str, type[Any]] = {
 RESTART_MAX_SECONDS = 30.0
 WAKE, PRESSURE = b"\n", b"!"
 # A wake-up this recent means webhooks are being acknowledged (see Pipeline.acknowledging); the child then
-# rests between its one-message transactions, longer while acknowledgements queue behind the database.
+# rests between its one-message transactions. While acknowledgements queue behind the database (a burst) it
+# all but stops: the backlog is durable and is normalized when the burst is over.
 ACKNOWLEDGING_SECONDS = 0.25
 REST_SECONDS = 0.003
-REST_UNDER_PRESSURE_SECONDS = 0.05
+REST_UNDER_PRESSURE_SECONDS = 0.5
 STOP_SECONDS = 10.0
 
 
