@@ -110,7 +110,7 @@ class Pipeline:
         # one message per transaction, so that the acknowledgement path gets the file's single write lock
         # within a millisecond or two; idle, it takes whole batches.
         self.acknowledging: Callable[[], bool] | None = None
-        # Set by the runtime of a separate pipeline process: seconds to rest after each such transaction.
+        # Set by the runtime of a separate pipeline process: seconds to rest after each batch (0: none).
         self.pause_after_write: Callable[[], float] | None = None
         self._parts_due = 0.0
 
@@ -166,9 +166,10 @@ class Pipeline:
             except BaseException:
                 await self._release([row.id for row in rows])
                 raise
-            if self.pause_after_write is not None and limit == 1:
-                # Another process's acknowledgements wait for the same SQLite write lock: let them have it.
-                await asyncio.sleep(self.pause_after_write())
+            if self.pause_after_write is not None and (pause := self.pause_after_write()):
+                # Another process's acknowledgements wait for the same database (SQLite's single write lock,
+                # PostgreSQL's CPU and commit log): let them have it.
+                await asyncio.sleep(pause)
         return len(rows)
 
     async def process_parts(self) -> int:

@@ -153,7 +153,9 @@ async def _serve() -> None:
 
     def rest() -> float:
         now = time.monotonic()
-        return REST_UNDER_PRESSURE_SECONDS if now - last_pressure < ACKNOWLEDGING_SECONDS else REST_SECONDS
+        if now - last_pressure < ACKNOWLEDGING_SECONDS:
+            return REST_UNDER_PRESSURE_SECONDS
+        return REST_SECONDS if now - last_wake < ACKNOWLEDGING_SECONDS else 0.0
 
     pipeline.acknowledging = lambda: time.monotonic() - last_wake < ACKNOWLEDGING_SECONDS
     pipeline.pause_after_write = rest

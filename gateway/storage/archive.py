@@ -14,7 +14,7 @@ import structlog
 from gateway.messages import RawMessage, Stored
 from gateway.records import raw_id
 from gateway.storage.db import Database
-from gateway.storage.raw_insert import ArchiveUnavailable, SqliteRawWriter, insert_postgres
+from gateway.storage.raw_insert import ArchiveUnavailable, PostgresRawWriter, SqliteRawWriter
 
 log = structlog.get_logger(__name__)
 
@@ -68,7 +68,9 @@ class Archive:
         self._writer: asyncio.Task[None] | None = None
         self._on_stored = on_stored
         self._writing = False
-        self._sqlite = None if db.is_postgres else SqliteRawWriter(db)
+        self._inserter: SqliteRawWriter | PostgresRawWriter = (
+            PostgresRawWriter(db) if db.is_postgres else SqliteRawWriter(db)
+        )
         self.commits = 0  # transactions committed, for tests and metrics
         self._last_submit = float("-inf")
 
@@ -100,8 +102,7 @@ class Archive:
             self._writer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._writer
-        if self._sqlite is not None:
-            await self._sqlite.close()
+        await self._inserter.close()
 
     async def _write_loop(self) -> None:
         while True:
@@ -139,10 +140,7 @@ class Archive:
         for raw in raws:
             row = raw_row(raw)
             rows.setdefault(str(row["id"]), row)
-        if self._sqlite is not None:
-            inserted = await self._sqlite.insert(list(rows.values()))
-        else:
-            inserted = await insert_postgres(self._db, list(rows.values()))
+        inserted = await self._inserter.insert(list(rows.values()))
         self.commits += 1
         outcomes: list[Stored] = []
         for raw in raws:
