@@ -12,7 +12,6 @@ from pathlib import Path
 
 from bench.ingest import warm
 from bench.load import LoadSpec, drive, finish, start
-from bench.procfs import reset_peak, rss_mib
 from bench.report import Figure
 from bench.servers import TOKEN, start_gateway
 from bench.stored import count_flagged, missing, read_acknowledged
@@ -42,8 +41,8 @@ def run(workdir: Path, database_url: str, budget: FloodBudget) -> list[Figure]:
         baseline = drive(LoadSpec(url=gateway.receive_url, token=TOKEN, mode="open", rate=LEGIT_RATE,
                                   duration=budget.baseline_seconds, requests=0, sid_prefix="lb",
                                   senders=LEGIT_SENDERS, sender_offset=1_000))
-        rss_before = rss_mib(gateway.pid) or 0.0
-        peak_resettable = reset_peak(gateway.pid)
+        rss_before = gateway.rss_mib()
+        peak_resettable = gateway.reset_peak()
         legit = start(LoadSpec(url=gateway.receive_url, token=TOKEN, mode="open", rate=LEGIT_RATE,
                                duration=budget.limit_seconds + 30, requests=0, sid_prefix="ll",
                                senders=LEGIT_SENDERS, sender_offset=2_000))
@@ -54,7 +53,7 @@ def run(workdir: Path, database_url: str, budget: FloodBudget) -> list[Figure]:
         during = finish(legit, stop=True)
         peak = gateway.peak_rss_mib()
         time.sleep(2.0)
-        rss_after = rss_mib(gateway.pid) or 0.0
+        rss_after = gateway.rss_mib()
     finally:
         gateway.stop()
     lost = missing(database_url, read_acknowledged(acked))
@@ -68,7 +67,8 @@ def run(workdir: Path, database_url: str, budget: FloodBudget) -> list[Figure]:
         Figure("flood_marked", "flood: messages marked `flood` by the per-sender limit", flagged, "msgs",
                note=f"limit {SENDER_LIMIT}/min per sender; the first {SENDER_LIMIT} in a minute are not marked"),
         Figure("flood_missing", "flood: acknowledged but not in the database", lost, "msgs"),
-        Figure("flood_rss_before", "gateway RSS before the flood", rss_before, "MiB"),
+        Figure("flood_rss_before", "gateway RSS before the flood", rss_before, "MiB",
+               note="here and below: the ingest process and its pipeline process together"),
         Figure("flood_rss_peak", "gateway peak RSS during the flood", peak, "MiB", note=peak_note),
         Figure("flood_rss_after", "gateway RSS after the flood", rss_after, "MiB"),
         Figure("flood_legit_p50_without", "legitimate senders p50 without flood", baseline.p50_ms, "ms",

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.procfs import children, cpu_seconds, peak_rss_mib
+from bench.procfs import children, cpu_seconds, peak_rss_mib, reset_peak, rss_mib
 
 ROOT = Path(__file__).resolve().parents[1]
 CLI = str(Path(sys.executable).parent / "lapor-gateway")
@@ -52,6 +52,14 @@ class Server:
     def peak_rss_mib(self) -> float:
         """VmHWM of the process plus that of its children (the gateway's pipeline process)."""
         return sum(peak_rss_mib(pid) or 0.0 for pid in (self.pid, *children(self.pid)))
+
+    def rss_mib(self) -> float:
+        """VmRSS of the process plus that of its children."""
+        return sum(rss_mib(pid) or 0.0 for pid in (self.pid, *children(self.pid)))
+
+    def reset_peak(self) -> bool:
+        """Reset VmHWM of the process and its children; False if not allowed."""
+        return all([reset_peak(pid) for pid in (self.pid, *children(self.pid))])
 
     def cpu_seconds(self) -> float:
         """CPU time the process and its running children used so far."""
