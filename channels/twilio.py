@@ -56,9 +56,10 @@ def _form_payload(params: MultiDict[str]) -> str:
 
 @functools.lru_cache(maxsize=64)  # webhooks arrive on a handful of URLs
 def _url_variants(url: str) -> tuple[str, ...]:
-    """The URL as called, with and without its default port: Twilio signs either (twilio.request_validator)."""
+    """The URL with and without its default port: Twilio signs either (twilio.request_validator). The one
+    spelled as called comes first, as it is usually the one signed: one HMAC instead of two."""
     parsed = urlparse(url)
-    return tuple(dict.fromkeys((remove_port(parsed), add_port(parsed))))
+    return tuple(sorted(dict.fromkeys((remove_port(parsed), add_port(parsed))), key=lambda variant: variant != url))
 
 
 def verify_signature(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 import structlog
@@ -44,16 +45,25 @@ class ChannelRouter:
 
     def __init__(self) -> None:
         self._routers: dict[str, web.UrlDispatcher] = {}
+        # (method, path) of the routes without parameters: the webhook path skips a second resolve.
+        self._static: dict[tuple[str, str], Callable[[web.Request], Awaitable[web.StreamResponse]]] = {}
 
     def install(self, name: str, channel: Channel | None) -> None:
         """Route /c/<name>/ to `channel` from now on (None: the channel is gone, 404)."""
+        prefix = f"/c/{name}/"
+        static = {key: handler for key, handler in self._static.items() if not key[1].startswith(prefix)}
         if channel is None:
             self._routers.pop(name, None)
+            self._static = static
             return
         router = web.UrlDispatcher()
         for route in channel.routes():
-            router.add_route(route.method, f"/c/{name}{route.path}", route.handler)
+            path = f"/c/{name}{route.path}"
+            router.add_route(route.method, path, route.handler)
+            if "{" not in path:
+                static[(route.method, path)] = route.handler
         self._routers[name] = router
+        self._static = static
 
     def mount(self, app: web.Application) -> None:
         """Add the catch-all route to the gateway's application."""
@@ -61,6 +71,9 @@ class ChannelRouter:
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         """Find the current channel's handler for the request, as aiohttp's own router would."""
+        handler = self._static.get((request.method, request.path))
+        if handler is not None:
+            return await handler(request)
         router = self._routers.get(request.match_info["channel"])
         if router is None:
             raise web.HTTPNotFound()

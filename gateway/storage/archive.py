@@ -137,14 +137,15 @@ class Archive:
         ArchiveUnavailable when the database refuses: nothing of the batch is stored then.
         """
         rows: dict[str, dict[str, object]] = {}
+        keys: list[str] = []
         for raw in raws:
             row = raw_row(raw)
-            rows.setdefault(str(row["id"]), row)
+            keys.append(str(row["id"]))
+            rows.setdefault(keys[-1], row)
         inserted = await self._inserter.insert(list(rows.values()))
         self.commits += 1
         outcomes: list[Stored] = []
-        for raw in raws:
-            key = raw_id(raw.channel, raw.external_id)
+        for key in keys:
             outcomes.append(Stored.NEW if key in inserted else Stored.DUPLICATE)
             inserted.discard(key)  # a second copy in the same batch is a duplicate
         return outcomes
