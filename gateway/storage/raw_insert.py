@@ -185,17 +185,27 @@ class PostgresRawWriter:
         if self._closed:
             raise ArchiveUnavailable("the archive is closed")
         arrays = {column: [row[column] for row in rows] for column in COLUMNS}
+        # A database that stops answering (a half-open connection) must not hold acknowledgements: past the
+        # timeout they go to the spool. The attempt is left to end in the background, because psycopg's own
+        # clean-up of a cancelled query (a cancel request to the same silent server) takes seconds more.
+        attempt = asyncio.ensure_future(self._insert(arrays))
+        done, _ = await asyncio.wait({attempt}, timeout=self._timeout)
+        if not done:
+            self._connection = None  # never used again
+            attempt.add_done_callback(_forget)
+            attempt.cancel()
+            raise ArchiveUnavailable("TimeoutError")
         try:
-            # A database that stops answering (a half-open connection) must not hold acknowledgements forever:
-            # past the timeout they go to the spool instead.
-            async with asyncio.timeout(self._timeout):
-                connection = await self._connect()
-                async with connection.transaction():
-                    cursor = await connection.execute(_POSTGRES_SQL, arrays, prepare=True)
-                    return {str(row[0]) for row in await cursor.fetchall()}
-        except (psycopg.Error, OSError, TimeoutError) as exc:
+            return attempt.result()
+        except (psycopg.Error, OSError) as exc:
             await self._disconnect()
             raise ArchiveUnavailable(type(exc).__name__) from exc
+
+    async def _insert(self, arrays: dict[str, list[Any]]) -> set[str]:
+        connection = await self._connect()
+        async with connection.transaction():
+            cursor = await connection.execute(_POSTGRES_SQL, arrays, prepare=True)
+            return {str(row[0]) for row in await cursor.fetchall()}
 
     async def close(self) -> None:
         """Close the connection; later inserts raise ArchiveUnavailable."""
@@ -214,3 +224,9 @@ class PostgresRawWriter:
         if connection is not None:
             with contextlib.suppress(psycopg.Error, OSError):
                 await connection.close()
+
+
+def _forget(attempt: asyncio.Future[Any]) -> None:
+    """Collect the outcome of an abandoned attempt, so that asyncio does not report it as never retrieved."""
+    if not attempt.cancelled():
+        attempt.exception()

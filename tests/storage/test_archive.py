@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -15,13 +16,15 @@ import sqlalchemy as sa
 
 from gateway.messages import RawMessage, Stored
 from gateway.records import raw_id
-from gateway.storage.archive import Archive
+from gateway.storage.archive import Archive, raw_row
 from gateway.storage.db import Database
 from gateway.storage.migrate import upgrade
-from gateway.storage.raw_insert import ArchiveUnavailable
+from gateway.storage.raw_insert import ArchiveUnavailable, PostgresRawWriter
 from gateway.storage.tables import raw_message
 from tests.pipeline.twilio_raws import numbered_raws, twilio_raw
+from tests.support.ports import free_port
 from tests.support.postgres import temporary_database
+from tests.support.tcp_proxy import TcpProxy
 
 
 async def stored_rows(db: Database) -> list[Any]:
@@ -231,3 +234,26 @@ async def test_postgres_dropped_under_a_running_archive_is_an_error() -> None:
         await archive.close()
         await database.dispose()
     assert dropped
+
+
+async def test_postgres_that_stops_answering_is_an_error_within_the_timeout() -> None:
+    """A half-open connection (no reset, no answer) must not hold acknowledgements: past the timeout the
+    insert fails, and the edge spools instead of waiting forever."""
+    proxy = TcpProxy(free_port(), "127.0.0.1", 5432)
+    proxy.start()
+    with temporary_database() as url:
+        upgrade(url)
+        database = Database(url.replace("127.0.0.1:5432", f"127.0.0.1:{proxy.listen_port}"))
+        writer = PostgresRawWriter(database, timeout_seconds=1)
+        try:
+            first = twilio_raw("SManswered")
+            assert await writer.insert([raw_row(first)]) == {raw_id(first.channel, first.external_id)}
+            proxy.stall()
+            started = time.monotonic()
+            with pytest.raises(ArchiveUnavailable):
+                await asyncio.wait_for(writer.insert([raw_row(twilio_raw("SMstalled"))]), timeout=30)
+            assert time.monotonic() - started < 5
+        finally:
+            await writer.close()
+            await database.dispose()
+            proxy.close()

@@ -16,6 +16,7 @@ class TcpProxy:
         self._loop = asyncio.new_event_loop()
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
+        self._stalled = False
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._thread.start()
 
@@ -26,6 +27,8 @@ class TcpProxy:
     async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             while data := await reader.read(65536):
+                if self._stalled:
+                    continue  # swallowed: the connection stays open and silent
                 writer.write(data)
                 await writer.drain()
         except (ConnectionError, OSError):
@@ -64,6 +67,10 @@ class TcpProxy:
     def cut(self) -> None:
         """Drop every open connection and stop listening: the database is 'down'."""
         self._run(self._cut())
+
+    def stall(self) -> None:
+        """Keep every connection open but forward nothing: a database that stops answering (half-open)."""
+        self._stalled = True
 
     def close(self) -> None:
         """Cut and stop the proxy's thread."""
