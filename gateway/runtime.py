@@ -116,7 +116,8 @@ class Gateway:
             process = self.pipeline_process = PipelineProcess(settings)
 
             def wake_pipeline() -> None:
-                process.wake(pressure=self.archive.busy)  # busy: acknowledgements are queued right now
+                # Called after each commit, while `busy` is still true: only a queue behind it is a burst.
+                process.wake(pressure=self.archive.waiting)
         else:
             self.pipeline = build_pipeline(settings, self.db)
             wake_pipeline = self.pipeline.wake.set

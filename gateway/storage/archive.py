@@ -79,6 +79,11 @@ class Archive:
         return time.monotonic() - self._last_submit < seconds
 
     @property
+    def waiting(self) -> bool:
+        """True while acknowledgements are queued behind the commit in progress (a burst)."""
+        return bool(self._queue)
+
+    @property
     def busy(self) -> bool:
         """True while acknowledgements wait for a commit: background writers should let them go first."""
         return bool(self._queue) or self._writing

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import signal
 import sqlite3
+import time
 from pathlib import Path
 
 from tests.support.ports import free_port
@@ -119,3 +120,20 @@ def test_child_does_not_outlive_a_killed_gateway(tmp_path: Path) -> None:
         wait_for(lambda: state_of(database, "SMbefore") == "normalized", timeout=30, what="normalization")
     finally:
         restarted.stop()
+
+
+def test_child_keeps_up_with_steady_traffic(tmp_path: Path) -> None:
+    """Ten messages a second are not a burst: the child normalizes them as they come, not a few per second."""
+    gateway, port, database = start_ingest(tmp_path)
+    try:
+        pipeline_child(gateway)
+        post_sms(port, "SMwarm")
+        wait_for(lambda: state_of(database, "SMwarm") == "normalized", timeout=30, what="the child to be ready")
+        sids = [f"SMsteady{index:03d}" for index in range(60)]
+        for sid in sids:
+            assert post_sms(port, sid) == 200
+            time.sleep(0.1)
+        normalized = sum(state_of(database, sid) == "normalized" for sid in sids)
+    finally:
+        gateway.stop()
+    assert normalized >= 45, f"{normalized} of 60 normalized while they arrived"
