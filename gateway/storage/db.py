@@ -91,14 +91,15 @@ class _SameThreadConnection(aiosqlite.Connection):
             self._connection = None
 
 
-def _same_thread_creator(url: URL) -> Callable[[], Any]:
+def sqlite_connection(url: URL) -> sqlite3.Connection:
+    """A plain sqlite3 connection to the engine's file, with its URI options (mode=ro, ...) but no pragmas."""
     args, options = SQLiteDialect_pysqlite().create_connect_args(url.set(drivername="sqlite"))
+    return sqlite3.connect(str(args[0]), uri=bool(options.get("uri", False)), check_same_thread=False)
 
-    def connector() -> sqlite3.Connection:
-        return sqlite3.connect(str(args[0]), uri=bool(options.get("uri", False)), check_same_thread=False)
 
+def _same_thread_creator(url: URL) -> Callable[[], Any]:
     async def create() -> _SameThreadConnection:
-        return await _SameThreadConnection(connector, 64)
+        return await _SameThreadConnection(lambda: sqlite_connection(url), 64)
 
     return create
 

@@ -22,10 +22,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
-from sqlalchemy.dialects.sqlite.pysqlite import SQLiteDialect_pysqlite
 from sqlalchemy.engine import URL
 
-from gateway.storage.db import Database, sqlite_pragmas
+from gateway.storage.db import Database, sqlite_connection, sqlite_pragmas
 
 # The columns an arriving message fills, in the order of the statements below; the others keep their
 # defaults until the pipeline sets them.
@@ -130,8 +129,7 @@ class SqliteRawWriter:
         if self._connection is None:
             # The same file, URI options (mode=ro, ...) and pragmas as the engine's own connections, except
             # that a locked database is waited for in _when_unlocked, not in SQLite's blocking busy handler.
-            args, options = SQLiteDialect_pysqlite().create_connect_args(self._url.set(drivername="sqlite"))
-            connection = sqlite3.connect(str(args[0]), uri=bool(options.get("uri", False)))
+            connection = sqlite_connection(self._url)
             connection.isolation_level = None  # transactions are begun and ended explicitly
             try:
                 sqlite_pragmas(connection, None)
