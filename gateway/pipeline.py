@@ -408,9 +408,7 @@ async def find_referenced(connection: AsyncConnection, reference: Reference, *, 
     else:
         # A Message-ID or a conversation id: one of our replies, or the reporter's own first message.
         replied = sa.select(reply.c.complaint_id).where(reply.c.provider_id == reference.value)
-        original = sa.select(raw_message.c.complaint_id).where(
-            raw_message.c.channel == channel, raw_message.c.external_id == reference.value
-        )
+        original = sa.select(raw_message.c.complaint_id).where(raw_message.c.id == raw_id(channel, reference.value))
         query = sa.select(complaint.c.id, complaint.c.parent_id).where(
             sa.or_(complaint.c.id.in_(replied.scalar_subquery()), complaint.c.id.in_(original.scalar_subquery()))
         )

@@ -16,7 +16,7 @@ from gateway.errors import ConfigurationError
 from gateway.messages import RawMessage, Sink, Stored
 from gateway.outcomes import Normalizer, Quarantined, normalize_safely
 from gateway.pipeline import Pipeline, outcome_name, raw_from_row
-from gateway.records import Complaint, FollowUp, Ignored, Outcome
+from gateway.records import Complaint, FollowUp, Ignored, Outcome, raw_id
 from gateway.storage.db import Database
 from gateway.storage.tables import raw_message
 
@@ -71,6 +71,12 @@ class ReplayFilter:
     ids: tuple[str, ...] = ()
     states: tuple[str, ...] = ()
 
+    def raw_ids(self) -> list[str]:
+        """The ids given, and the raw ids they stand for as a channel's external ids (the primary key finds both)."""
+        channels = (self.channel,) if self.channel else tuple(CHANNELS)
+        derived = (raw_id(channel, external_id) for channel in channels for external_id in self.ids)
+        return list(dict.fromkeys((*self.ids, *derived)))
+
     def where(self) -> sa.ColumnElement[bool]:
         """The SQL condition."""
         table = raw_message
@@ -82,7 +88,7 @@ class ReplayFilter:
         if self.until:
             conditions.append(table.c.received_at < self.until)
         if self.ids:
-            conditions.append(sa.or_(table.c.id.in_(self.ids), table.c.external_id.in_(self.ids)))
+            conditions.append(table.c.id.in_(self.raw_ids()))
         if self.states:
             conditions.append(table.c.state.in_(self.states))
         return sa.and_(*conditions)
@@ -129,9 +135,9 @@ async def replay_stored(
             results = [(row.id, normalize_safely(raw_from_row(row), normalizers)) for row in rows]
         else:
             results = await pipeline.process_rows(rows)
-        for (raw_id, outcome), row in zip(results, rows, strict=True):
+        for (stored_id, outcome), row in zip(results, rows, strict=True):
             name = outcome_name(outcome)
             counts[name] = counts.get(name, 0) + 1
-            emit(outcome_line(f"{row.channel}:{row.external_id}:{raw_id}", outcome))
+            emit(outcome_line(f"{row.channel}:{row.external_id}:{stored_id}", outcome))
         advance(len(rows))
     return counts

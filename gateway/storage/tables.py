@@ -35,13 +35,14 @@ _TZ = UtcDateTime()
 
 
 class RawMessageRow(SQLModel, table=True):
-    """Every message exactly as it arrived; (channel, external_id) is the dedup key."""
+    """Every message exactly as it arrived; (channel, external_id) is the dedup key.
+
+    The id is a hash of that key (gateway.records.raw_id), so the primary key enforces it: look a message up
+    by `id == raw_id(channel, external_id)`, never by the two columns, which have no index of their own.
+    """
 
     __tablename__ = "raw_message"
-    __table_args__ = (
-        sa.UniqueConstraint("channel", "external_id", name="uq_raw_message_channel_external_id"),
-        sa.Index("ix_raw_message_state_received_at", "state", "received_at"),
-    )
+    __table_args__ = (sa.Index("ix_raw_message_state_received_at", "state", "received_at"),)
 
     id: str = Field(primary_key=True, max_length=26)
     channel: str = Field(max_length=32)
