@@ -12,7 +12,8 @@ EXAMPLES = 150
 SLOW_EXAMPLES = 3000
 
 # Pieces that make percent-decoding, markers and sentence rules interesting, mixed with arbitrary text.
-_FORM_PIECES = ["a", "b", "=", "&", "+", "%", "%2", "%41", "%C3", "%A9", "%C3%A9", "%FF", "%26", "%3D", "é", " "]
+_FORM_PIECES = ["a", "b", "=", "&", "+", "%", "%2", "%41", "%C3", "%A9", "%C3%A9", "%c3%a9", "%c3", "%a9", "%2b",
+                "%Ff", "%g1", "%FF", "%26", "%3D", "%é", "é", " "]
 _MARKER_PIECES = ["#anonim", "#rahasia", "#ANONIM", "#Rahasia", "#", "##", "a", "x", "_", "-", " ", "\n", "é", "1",
                   "e\u0301", "\x01", "\t", "\u00a0"]
 _PHONE_PREFIXES = ["", "+", "0", "00", "62", "+62", "0062", "whatsapp:", "whatsapp:+", "tel:", "sms:", "+1", "+683",

@@ -81,6 +81,7 @@ def check_signature_agrees_with_twilio(case: tuple[str, str, MultiDict[str], boo
     except ValueError:  # twilio raises on URLs urllib cannot parse; we answer "not verified"
         signature, expected = "x", False
     assert verify_signature(token, url, params, signature) is expected
+    assert verify_signature(token, url, list(params.items()), signature) is expected  # the edge's (name, value) list
     if genuine and expected:
         assert verify_signature(token + "x", url, params, signature) is False
 
