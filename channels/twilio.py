@@ -42,6 +42,7 @@ log = structlog.get_logger(__name__)
 T = TypeVar("T")
 
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
+_EMPTY_TWIML_BODY = EMPTY_TWIML.encode("utf-8")
 FORM = "application/x-www-form-urlencoded"
 _DIGESTS = {HMAC_SHA1: hashlib.sha1, HMAC_SHA256: hashlib.sha256}
 
@@ -111,6 +112,11 @@ def verify_signature(
         return False
     except ValueError:  # a URL urllib cannot parse (bad port, bad IPv6 literal)
         return False
+
+
+def _empty_twiml() -> web.Response:
+    """200 with an empty TwiML document: stored, nothing to send back."""
+    return web.Response(body=_EMPTY_TWIML_BODY, content_type="text/xml", charset="utf-8")
 
 
 class TwilioConfig(ChannelConfig):
@@ -197,7 +203,7 @@ class TwilioChannel(Channel):
             },
         )
         await self.context.sink.submit(raw)
-        return web.Response(text=EMPTY_TWIML, content_type="text/xml")
+        return _empty_twiml()
 
     async def status(self, request: web.Request) -> web.Response:
         """A delivery status callback for one of our replies."""
@@ -208,7 +214,7 @@ class TwilioChannel(Channel):
             raise web.HTTPBadRequest(text="MessageSid and MessageStatus are required")
         known = await self.context.deliveries.record_delivery(self.name, sid, state, form.get("ErrorCode", ""))
         log.info("twilio.delivery_status", status=state, known=known)
-        return web.Response(text=EMPTY_TWIML, content_type="text/xml")
+        return _empty_twiml()
 
     def _client(self) -> Client:
         # The async client ignores its timeout, so the sync client runs in a thread instead.

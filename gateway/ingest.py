@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import replace
 
 import structlog
+from prometheus_client import Counter
 
 from gateway import metrics
 from gateway.messages import RawMessage, Sink, Stored
@@ -94,6 +95,7 @@ class IngestSink:
     def __init__(self, store: Sink, *, sender_rate_per_minute: int) -> None:
         self._store = store
         self._rate = SenderRate(per_minute=sender_rate_per_minute)
+        self._counters: dict[str, tuple[Counter, Counter]] = {}
 
     async def submit(self, raw: RawMessage) -> Stored:
         """Store `raw`; a sender past the per-minute rate is stored too, marked as a flood."""
@@ -102,8 +104,13 @@ class IngestSink:
             raw = replace(raw, meta={**raw.meta, "flood": "1"})
             metrics.FLOODED.labels(raw.channel).inc()
         stored = await self._store.submit(raw)
-        if stored is Stored.DUPLICATE:
-            metrics.DUPLICATES.labels(raw.channel).inc()
-        else:
-            metrics.RECEIVED.labels(raw.channel).inc()
+        received, duplicates = self._channel_counters(raw.channel)
+        (duplicates if stored is Stored.DUPLICATE else received).inc()
         return stored
+
+    def _channel_counters(self, channel: str) -> tuple[Counter, Counter]:
+        # The labelled children, looked up once per channel rather than on every message.
+        counters = self._counters.get(channel)
+        if counters is None:
+            counters = self._counters[channel] = (metrics.RECEIVED.labels(channel), metrics.DUPLICATES.labels(channel))
+        return counters

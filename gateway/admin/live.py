@@ -66,7 +66,14 @@ class ChannelRouter:
         self._static = static
 
     def mount(self, app: web.Application) -> None:
-        """Add the catch-all route to the gateway's application."""
+        """Add the channel routes to the gateway's application.
+
+        The routes without parameters known at start-up are added as plain routes too (aiohttp finds those by
+        one dict lookup instead of matching the catch-all's pattern); they lead to `handle` all the same, so a
+        channel rebuilt, added or removed later is served as it is then.
+        """
+        for method, path in self._static:
+            app.router.add_route(method, path, self.handle)
         app.router.add_route("*", "/c/{channel}/{tail:.*}", self.handle)
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
@@ -74,7 +81,8 @@ class ChannelRouter:
         handler = self._static.get((request.method, request.path))
         if handler is not None:
             return await handler(request)
-        router = self._routers.get(request.match_info["channel"])
+        # /c/<name>/...: through the catch-all route or one of the plain routes added at start-up.
+        router = self._routers.get(request.path.removeprefix("/c/").partition("/")[0])
         if router is None:
             raise web.HTTPNotFound()
         match = await router.resolve(request)

@@ -14,7 +14,7 @@ import structlog
 from gateway.messages import RawMessage, Stored
 from gateway.records import raw_id
 from gateway.storage.db import Database
-from gateway.storage.raw_insert import ArchiveUnavailable, PostgresRawWriter, SqliteRawWriter
+from gateway.storage.raw_insert import COLUMNS, ArchiveUnavailable, PostgresRawWriter, RawValues, SqliteRawWriter
 
 log = structlog.get_logger(__name__)
 
@@ -25,20 +25,18 @@ class _Pending:
     done: asyncio.Future[Stored]
 
 
+_META = json.JSONEncoder(sort_keys=True)  # json.dumps(meta, sort_keys=True) without building an encoder each time
+
+
+def raw_values(raw: RawMessage, *, state: str = "received") -> RawValues:
+    """The raw_message columns an arriving message fills, in raw_insert.COLUMNS order."""
+    return (raw_id(raw.channel, raw.external_id), raw.channel, raw.event, raw.external_id, raw.received_at,
+            raw.payload, raw.sha256, _META.encode(dict(raw.meta)), state, raw_flags(raw))
+
+
 def raw_row(raw: RawMessage, *, state: str = "received") -> dict[str, object]:
-    """The raw_message row for a RawMessage."""
-    return {
-        "id": raw_id(raw.channel, raw.external_id),
-        "channel": raw.channel,
-        "event": raw.event,
-        "external_id": raw.external_id,
-        "received_at": raw.received_at,
-        "payload": raw.payload,
-        "sha256": raw.sha256,
-        "meta": json.dumps(dict(raw.meta), sort_keys=True),
-        "state": state,
-        "flags": raw_flags(raw),
-    }
+    """The raw_message row for a RawMessage, by column name."""
+    return dict(zip(COLUMNS, raw_values(raw, state=state), strict=True))
 
 
 def raw_flags(raw: RawMessage) -> str:
@@ -141,12 +139,15 @@ class Archive:
 
         ArchiveUnavailable when the database refuses: nothing of the batch is stored then.
         """
-        rows: dict[str, dict[str, object]] = {}
+        if not raws:
+            return []
+        rows: dict[str, RawValues] = {}
         keys: list[str] = []
         for raw in raws:
-            row = raw_row(raw)
-            keys.append(str(row["id"]))
-            rows.setdefault(keys[-1], row)
+            row = raw_values(raw)
+            key = str(row[0])
+            keys.append(key)
+            rows.setdefault(key, row)
         inserted = await self._inserter.insert(list(rows.values()))
         self.commits += 1
         outcomes: list[Stored] = []

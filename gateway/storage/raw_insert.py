@@ -29,6 +29,10 @@ from gateway.storage.db import Database, sqlite_connection, sqlite_pragmas
 # The columns an arriving message fills, in the order of the statements below; the others keep their
 # defaults until the pipeline sets them.
 COLUMNS = ("id", "channel", "event", "external_id", "received_at", "payload", "sha256", "meta", "state", "flags")
+_RECEIVED_AT = COLUMNS.index("received_at")
+
+# One row's values in COLUMNS order (gateway.storage.archive.raw_values).
+RawValues = tuple[Any, ...]
 
 
 class ArchiveUnavailable(Exception):
@@ -57,11 +61,12 @@ class SqliteRawWriter:
         self._connection: sqlite3.Connection | None = None
         self._closed = False
 
-    async def insert(self, rows: Sequence[dict[str, Any]]) -> set[str]:
+    async def insert(self, rows: Sequence[RawValues]) -> set[str]:
         """The ids of the rows inserted (the others were stored before); ArchiveUnavailable on failure."""
         if self._closed:
             raise ArchiveUnavailable("the archive is closed")
-        values = [tuple(_sqlite_value(row[column]) for column in COLUMNS) for row in rows]
+        at = _RECEIVED_AT
+        values = [(*row[:at], sqlite_timestamp(row[at]), *row[at + 1 :]) for row in rows]
         # Writers of this process take turns here rather than in SQLite's sleeping busy handler.
         async with self._db.writing():
             return await self._when_unlocked(values)
@@ -150,10 +155,6 @@ class _Locked(Exception):
     """SQLite's write lock is held by another connection."""
 
 
-def _sqlite_value(value: Any) -> Any:
-    return sqlite_timestamp(value) if isinstance(value, datetime) else value
-
-
 # One statement for any batch size: the rows travel as one array per column.
 _POSTGRES_SQL = (
     "INSERT INTO raw_message (id, channel, event, external_id, received_at, payload, sha256, meta, state, flags) "
@@ -178,11 +179,11 @@ class PostgresRawWriter:
         self._connection: psycopg.AsyncConnection[Any] | None = None
         self._closed = False
 
-    async def insert(self, rows: Sequence[dict[str, Any]]) -> set[str]:
+    async def insert(self, rows: Sequence[RawValues]) -> set[str]:
         """The ids of the rows inserted, in one statement and one transaction; ArchiveUnavailable on failure."""
         if self._closed:
             raise ArchiveUnavailable("the archive is closed")
-        arrays = {column: [row[column] for row in rows] for column in COLUMNS}
+        arrays = {column: list(values) for column, values in zip(COLUMNS, zip(*rows, strict=True), strict=True)}
         # A database that stops answering (a half-open connection) must not hold acknowledgements: past the
         # timeout they go to the spool. The attempt is left to end in the background, because psycopg's own
         # clean-up of a cancelled query (a cancel request to the same silent server) takes seconds more.

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 from gateway.messages import RawMessage, Stored
 from gateway.records import raw_id
-from gateway.storage.archive import Archive, raw_row
+from gateway.storage.archive import Archive, raw_values
 from gateway.storage.db import Database
 from gateway.storage.migrate import upgrade
 from gateway.storage.raw_insert import ArchiveUnavailable, PostgresRawWriter
@@ -247,11 +247,11 @@ async def test_postgres_that_stops_answering_is_an_error_within_the_timeout() ->
         writer = PostgresRawWriter(database, timeout_seconds=1)
         try:
             first = twilio_raw("SManswered")
-            assert await writer.insert([raw_row(first)]) == {raw_id(first.channel, first.external_id)}
+            assert await writer.insert([raw_values(first)]) == {raw_id(first.channel, first.external_id)}
             proxy.stall()
             started = time.monotonic()
             with pytest.raises(ArchiveUnavailable):
-                await asyncio.wait_for(writer.insert([raw_row(twilio_raw("SMstalled"))]), timeout=30)
+                await asyncio.wait_for(writer.insert([raw_values(twilio_raw("SMstalled"))]), timeout=30)
             assert time.monotonic() - started < 5
         finally:
             await writer.close()
