@@ -51,6 +51,9 @@ ACKNOWLEDGING_SECONDS = 0.25
 REST_SECONDS = 0.003
 REST_UNDER_PRESSURE_SECONDS = 0.5
 STOP_SECONDS = 10.0
+# Wake-ups closer together than this are sent as one (the last one follows when the interval is over): under
+# load the archive commits hundreds of times a second, and the child only needs to know within its windows.
+WAKE_INTERVAL_SECONDS = 0.01
 
 
 def settings_line(settings: Settings) -> bytes:
@@ -72,6 +75,9 @@ class PipelineProcess:
         self._line = settings_line(settings)
         self._process: asyncio.subprocess.Process | None = None
         self._stopping = False
+        self._last_wake = float("-inf")
+        self._held: asyncio.TimerHandle | None = None  # a wake-up waiting for the interval to pass
+        self._held_pressure = False
 
     @property
     def alive(self) -> bool:
@@ -104,6 +110,20 @@ class PipelineProcess:
 
         `pressure`: acknowledgements are queued behind the database right now; the child backs off further.
         """
+        self._held_pressure = self._held_pressure or pressure
+        if self._held is not None:
+            return  # sent when the interval is over, pressure included
+        loop = asyncio.get_running_loop()
+        wait = self._last_wake + WAKE_INTERVAL_SECONDS - loop.time()
+        if wait > 0:
+            self._held = loop.call_later(wait, self._send)
+        else:
+            self._send()
+
+    def _send(self) -> None:
+        self._held = None
+        self._last_wake = asyncio.get_running_loop().time()
+        pressure, self._held_pressure = self._held_pressure, False
         process = self._process
         if process is not None and process.stdin is not None and not process.stdin.is_closing():
             process.stdin.write(PRESSURE if pressure else WAKE)
@@ -111,6 +131,9 @@ class PipelineProcess:
     async def stop(self) -> None:
         """SIGTERM the child (it releases its batch and exits; one still importing just ends); kill it after 10 s."""
         self._stopping = True
+        if self._held is not None:
+            self._held.cancel()
+            self._held = None
         process = self._process
         if process is None or process.returncode is not None:
             return

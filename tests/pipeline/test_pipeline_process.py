@@ -3,12 +3,16 @@ and never outlives its parent, not even a parent killed with SIGKILL."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import sqlite3
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
+from config.settings import Settings
+from gateway.pipeline_process import PRESSURE, WAKE, WAKE_INTERVAL_SECONDS, PipelineProcess
 from tests.support.ports import free_port
 from tests.support.processes import Process, http_json, start, wait_for
 from tests.support.twilio_signing import form_body, sign_form
@@ -137,3 +141,30 @@ def test_child_keeps_up_with_steady_traffic(tmp_path: Path) -> None:
     finally:
         gateway.stop()
     assert normalized >= 45, f"{normalized} of 60 normalized while they arrived"
+
+
+class _Pipe:
+    """The child's stdin as the parent sees it: what was written, in order."""
+
+    def __init__(self) -> None:
+        self.written: list[bytes] = []
+
+    def write(self, data: bytes) -> None:
+        self.written.append(data)
+
+    def is_closing(self) -> bool:
+        return False
+
+
+async def test_wake_ups_within_the_interval_are_sent_as_one() -> None:
+    parent = PipelineProcess(Settings())
+    pipe = _Pipe()
+    parent._process = SimpleNamespace(stdin=pipe, returncode=None)  # type: ignore[assignment]
+    for commit in range(100):  # a burst: a commit every few hundred microseconds
+        parent.wake(pressure=commit == 50)
+    assert pipe.written == [WAKE]  # the first at once
+    await asyncio.sleep(WAKE_INTERVAL_SECONDS * 3)
+    assert pipe.written == [WAKE, PRESSURE]  # the rest as one, and the pressure among them is not lost
+    await asyncio.sleep(WAKE_INTERVAL_SECONDS * 2)
+    parent.wake()
+    assert pipe.written == [WAKE, PRESSURE, WAKE]  # quiet for an interval: at once again
