@@ -72,7 +72,7 @@ class Archive:
         self._wake = asyncio.Event()
         self._writer: asyncio.Task[None] | None = None
         self._on_stored = on_stored
-        self._writing = False
+        self._writing: Sequence[_Pending] = ()  # the batch being written
         self._inserter: SqliteRawWriter | PostgresRawWriter = (
             PostgresRawWriter(db) if db.is_postgres else SqliteRawWriter(db)
         )
@@ -91,7 +91,7 @@ class Archive:
     @property
     def busy(self) -> bool:
         """True while acknowledgements wait for a commit: background writers should let them go first."""
-        return bool(self._queue) or self._writing
+        return bool(self._queue) or bool(self._writing)
 
     async def submit(self, raw: RawMessage) -> Stored:
         """Store `raw` durably; NEW or DUPLICATE once committed, ArchiveUnavailable if it cannot be."""
@@ -104,10 +104,10 @@ class Archive:
         return await done
 
     async def close(self) -> None:
-        """Finish the queued writes and stop the writer."""
-        if self._queue and self._writer is not None and not self._writer.done():
-            waiting = [item.done for item in self._queue]
-            await asyncio.gather(*waiting, return_exceptions=True)
+        """Finish the queued writes and the one in progress, then stop the writer."""
+        if self._writer is not None and not self._writer.done():
+            unfinished = [item.done for item in (*self._writing, *self._queue)]
+            await asyncio.gather(*unfinished, return_exceptions=True)
         if self._writer is not None:
             self._writer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -120,11 +120,11 @@ class Archive:
             self._wake.clear()
             while self._queue:
                 batch, self._queue = self._queue[: self._max_batch], self._queue[self._max_batch :]
-                self._writing = True
+                self._writing = batch
                 try:
                     await self._write(batch)
                 finally:
-                    self._writing = False
+                    self._writing = ()
 
     async def _write(self, batch: Sequence[_Pending]) -> None:
         try:

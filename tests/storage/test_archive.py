@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 import sqlalchemy as sa
 
@@ -19,7 +20,7 @@ from gateway.records import raw_id
 from gateway.storage.archive import Archive, raw_values
 from gateway.storage.db import Database
 from gateway.storage.migrate import upgrade
-from gateway.storage.raw_insert import ArchiveUnavailable, PostgresRawWriter
+from gateway.storage.raw_insert import COLUMNS, ArchiveUnavailable, PostgresRawWriter
 from gateway.storage.tables import raw_message
 from tests.pipeline.twilio_raws import numbered_raws, twilio_raw
 from tests.support.ports import free_port
@@ -257,3 +258,30 @@ async def test_postgres_that_stops_answering_is_an_error_within_the_timeout() ->
             await writer.close()
             await database.dispose()
             proxy.close()
+
+
+async def test_close_finishes_the_batch_being_written() -> None:
+    """Stopping the gateway while a batch waits for the database: its submitters get their answer."""
+    with temporary_database() as url:
+        upgrade(url)
+        database = Database(url)
+        archive = Archive(database)
+        blocker = await psycopg.AsyncConnection.connect(url.replace("postgresql+psycopg", "postgresql"))
+        try:
+            # An uncommitted row with the same id: the batch holding SMheld waits for its transaction.
+            columns = ", ".join(COLUMNS)
+            await blocker.execute(f"INSERT INTO raw_message ({columns}) VALUES ({', '.join(['%s'] * len(COLUMNS))})",
+                                  raw_values(twilio_raw("SMheld")))
+            held = asyncio.create_task(archive.submit(twilio_raw("SMheld")))
+            await asyncio.sleep(0.5)
+            assert archive.busy and not archive.waiting  # written, not queued
+            closing = asyncio.create_task(archive.close())
+            await asyncio.sleep(0.2)
+            assert not closing.done()  # it waits for the write rather than cancelling it
+            await blocker.rollback()
+            assert await asyncio.wait_for(held, timeout=5) == Stored.NEW
+            await asyncio.wait_for(closing, timeout=5)
+        finally:
+            await blocker.close()
+            await archive.close()
+            await database.dispose()
