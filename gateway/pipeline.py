@@ -110,11 +110,17 @@ class Pipeline:
         # one message per transaction, so that the acknowledgement path gets the file's single write lock
         # within a millisecond or two; idle, it takes whole batches.
         self.acknowledging: Callable[[], bool] | None = None
+        # Set by the runtime of a separate pipeline process: True while acknowledgements queue behind the
+        # database (a burst). Then it takes one message at a time on either database: on PostgreSQL a batch's
+        # statements run in server processes at full priority, whatever the pipeline process's nice value.
+        self.under_pressure: Callable[[], bool] | None = None
         # Set by the runtime of a separate pipeline process: seconds to rest after each batch (0: none).
         self.pause_after_write: Callable[[], float] | None = None
         self._parts_due = 0.0
 
     def _limit(self) -> int:
+        if self.under_pressure is not None and self.under_pressure():
+            return 1
         if self._db.dialect == "sqlite" and self.acknowledging is not None and self.acknowledging():
             return 1
         return self._batch_size

@@ -181,6 +181,7 @@ async def _serve() -> None:
         return REST_SECONDS if now - last_wake < ACKNOWLEDGING_SECONDS else 0.0
 
     pipeline.acknowledging = lambda: time.monotonic() - last_wake < ACKNOWLEDGING_SECONDS
+    pipeline.under_pressure = lambda: time.monotonic() - last_pressure < ACKNOWLEDGING_SECONDS
     pipeline.pause_after_write = rest
     work = asyncio.create_task(pipeline.run(), name="pipeline")
     log.info("pipeline.process_ready", nice=settings.ingest.pipeline_nice)

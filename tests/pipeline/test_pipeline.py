@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -252,3 +254,26 @@ async def test_another_reporter_cannot_add_to_a_complaint(db: Database, pipeline
     record = (await read_back(db)).record("SMstranger")
     assert (record.thread.relation, record.thread.parent_id) == ("new", None)
     assert record.thread.unresolved == (Reference(kind="tracking_id", value="1916450"),)
+
+
+async def test_under_pressure_it_takes_one_message_and_rests(db: Database, pipeline: Pipeline) -> None:
+    """A burst of acknowledgements: on either database the pipeline all but stops (one message, then a rest)."""
+    await archive_all(db, [twilio_raw(f"SMburst{n}") for n in range(10)])
+    pressure = True
+    pipeline.under_pressure = lambda: pressure
+    pipeline.pause_after_write = lambda: 0.5 if pressure else 0.0
+    running = asyncio.create_task(pipeline.run(poll_seconds=0.05))
+    try:
+        await asyncio.sleep(0.3)
+        states = [row.state for row in (await read_back(db)).raws.values()]
+        assert states.count("normalized") == 1
+        pressure = False  # the burst is over: whole batches again
+        for _ in range(100):
+            await asyncio.sleep(0.05)
+            if all(row.state == "normalized" for row in (await read_back(db)).raws.values()):
+                break
+        assert all(row.state == "normalized" for row in (await read_back(db)).raws.values())
+    finally:
+        running.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await running
