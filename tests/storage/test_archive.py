@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -117,6 +118,23 @@ async def test_payload_bytes_and_sha256_are_kept_exactly(db: Database, payload: 
     assert row.received_at == received
     assert row.received_at.tzinfo is not None
     assert row.state == "received"
+
+
+async def test_text_that_array_literals_escape_is_kept_exactly(db: Database) -> None:
+    """Quotes, backslashes, braces, commas and NULL-looking text travel in the batch's arrays unchanged."""
+    awkward = ['SM"quoted"', "SM\\back\\slash", "SM{braced,comma}", "NULL", "SM 'single' é 🙏"]
+    raws = [twilio_raw(sid, meta={"sender": f"{sid} \"x\" {{}}", "peer": "::1"}) for sid in awkward]
+    archive = Archive(db)
+    try:
+        assert await asyncio.gather(*(archive.submit(raw) for raw in raws)) == [Stored.NEW] * len(raws)
+    finally:
+        await archive.close()
+    rows = {row.external_id: row for row in await stored_rows(db)}
+    assert sorted(rows) == sorted(awkward)
+    for raw in raws:
+        row = rows[raw.external_id]
+        assert row.id == raw_id("twilio", raw.external_id)
+        assert json.loads(row.meta) == dict(raw.meta)
 
 
 @pytest.mark.parametrize(
