@@ -5,9 +5,10 @@ acknowledgement costs a tenth of that. On one event loop (and one GIL) a backlog
 webhook wait. The child runs at a lower CPU priority (`ingest.pipeline_nice`): under a burst the kernel gives
 the CPU to acknowledgements first and the durable backlog is normalized afterwards.
 
-The parent writes the settings the pipeline needs as one JSON line to the child's stdin, then a newline
-whenever the archive stored something new (a wake-up, so no polling delay). End of input, which is also
-what the child sees when the parent is killed with SIGKILL, stops the child: no orphan keeps running.
+The parent writes the settings the pipeline needs as one JSON line to the child's stdin, then a byte
+whenever the archive stored something new (a wake-up, so no polling delay; at most one per 10 ms): a newline,
+or `!` while acknowledgements queue behind the database. End of input, which is also what the child sees
+when the parent is killed with SIGKILL, stops the child: no orphan keeps running.
 
 Run by the parent as `python -m gateway.pipeline_process`; never started by hand.
 """
@@ -174,14 +175,19 @@ async def _serve() -> None:
     gc.freeze()
     last_wake = last_pressure = time.monotonic()
 
-    def rest() -> float:
-        now = time.monotonic()
-        if now - last_pressure < ACKNOWLEDGING_SECONDS:
-            return REST_UNDER_PRESSURE_SECONDS
-        return REST_SECONDS if now - last_wake < ACKNOWLEDGING_SECONDS else 0.0
+    def acknowledging() -> bool:
+        return time.monotonic() - last_wake < ACKNOWLEDGING_SECONDS
 
-    pipeline.acknowledging = lambda: time.monotonic() - last_wake < ACKNOWLEDGING_SECONDS
-    pipeline.under_pressure = lambda: time.monotonic() - last_pressure < ACKNOWLEDGING_SECONDS
+    def under_pressure() -> bool:
+        return time.monotonic() - last_pressure < ACKNOWLEDGING_SECONDS
+
+    def rest() -> float:
+        if under_pressure():
+            return REST_UNDER_PRESSURE_SECONDS
+        return REST_SECONDS if acknowledging() else 0.0
+
+    pipeline.acknowledging = acknowledging
+    pipeline.under_pressure = under_pressure
     pipeline.pause_after_write = rest
     work = asyncio.create_task(pipeline.run(), name="pipeline")
     log.info("pipeline.process_ready", nice=settings.ingest.pipeline_nice)
